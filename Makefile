@@ -1,0 +1,43 @@
+# Gated Recurrent Networks, Demystified: the course's commands.
+#   make book   build the website into _build/html (creates .venv on first use)
+#   make test   run every test (creates or reuses .venv)
+#   make bench  speed benchmarks, printed as tables of ratios against torch.nn / plain nbgrader
+#   make clean  remove build products (keeps .venv; `make distclean` removes it too)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# pytest-xdist workers: one per core by default
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all venv book test test-slow bench clean distclean experiments grade
+
+all: book
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+venv: $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . -W --keep-going
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m "not slow" tests
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow tests
+
+bench: $(STAMP)
+	$(BIN)/python -m grnn_ref.bench
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis submitted autograded feedback gradebook.db
+	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)
