@@ -80,12 +80,12 @@ def check_params(fn, p, kind):
             hint = ""
             for other, g in NUM_GATES.items():
                 if other != kind and a.shape[0] == g * H:
-                    hint = f" (these look like the parameters of {_KIND_LABEL[other]})"
+                    hint = f"; these look like the parameters of {_KIND_LABEL[other]}"
             raise ValueError(
                 f"{fn}: p.{f} has {a.shape[0]} rows, expected {G}*H = {G * H} for {label} "
                 f"(H = {H} from p.W_hh.shape[1]){hint}")
     for f, a in (("b_ih", b_ih), ("b_hh", b_hh)):
-        check_shape(fn, f"p.{f}", a, (G * H,), "(G*H,)")
+        check_shape(fn, f"p.{f}", a, (G * H,), f"({G}*H,)")
     return Params(W_ih, W_hh, b_ih, b_hh), D, H
 
 

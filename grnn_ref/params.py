@@ -99,11 +99,10 @@ class Params(NamedTuple):
         A module built with bias=False gives zero biases.
         dtype: numpy dtype of the result (float64 by default); None keeps the module's dtype.
         """
-        for attr, bad, what in (("nonlinearity", "relu", "nonlinearity='relu'"),):
-            if getattr(module, attr, None) == bad:
-                raise ValueError(
-                    f"Params.from_torch: the module uses {what}; the reference implements the "
-                    f"tanh RNN only")
+        if getattr(module, "nonlinearity", "tanh") != "tanh":
+            raise ValueError(
+                f"Params.from_torch: the module has nonlinearity={module.nonlinearity!r}; "
+                f"the reference implements the tanh RNN only")
         if getattr(module, "num_layers", 1) != 1:
             raise ValueError(
                 f"Params.from_torch: the module has num_layers={module.num_layers}; "
@@ -120,11 +119,11 @@ class Params(NamedTuple):
             raise ValueError(
                 f"Params.from_torch: the module's state_dict has keys {sorted(state)}, expected "
                 f"weight_ih_l0/weight_hh_l0[/bias_ih_l0/bias_hh_l0] or weight_ih/weight_hh[/...]")
-        extra = [k for k in state if k.endswith("_reverse") or "_l1" in k]
+        extra = [k for k in state if k.endswith("_reverse") or "_l1" in k or "weight_hr" in k]
         if extra:
             raise ValueError(
                 f"Params.from_torch: the module's state_dict has keys {extra}; expected a single "
-                f"layer in one direction")
+                f"layer in one direction, without projection")
         W_ih_t = state["weight_ih" + suffix]
         if dtype is None:
             dtype = W_ih_t.detach().cpu().numpy().dtype
@@ -184,6 +183,17 @@ class Params(NamedTuple):
                         f"but p.{f} has shape {a.shape}")
                 target.copy_(torch.as_tensor(np.asarray(a)))
         return module
+
+
+def gates_by_name(stacked, kind):
+    """Split an array whose last axis stacks the G gate blocks of `kind` into {gate name: block}.
+
+    stacked: (..., G*H) e.g. (B, 4H) or (T, B, 4H) for the LSTM. Returns new arrays (..., H),
+    keyed in GATES[kind] order.
+    """
+    names = GATES[kind]
+    H = stacked.shape[-1] // len(names)
+    return {name: np.array(stacked[..., k * H:(k + 1) * H]) for k, name in enumerate(names)}
 
 
 def init_params(kind, input_size, hidden_size, *, seed=None, rng=None, dtype=np.float64,

@@ -46,6 +46,7 @@ def rnn_step_forward(x, h_prev, p):
 
 
 def _step_forward(x, h_prev, p):
+    """The maths of rnn_step_forward, without the checks (the sequence forward checks once)."""
     a = x @ p.W_ih.T + p.b_ih + h_prev @ p.W_hh.T + p.b_hh
     h_next = np.tanh(a)
     return h_next, _RNNStepCache(x, h_prev, h_next, p)
@@ -68,7 +69,8 @@ def rnn_step_backward(dh_next, cache):
 
 
 def _step_backward(dh_next, cache, dp=None):
-    """The maths of rnn_step_backward; if dp is given, the parameter gradients are added into it."""
+    """The maths of rnn_step_backward, without the checks; if dp is given, the parameter gradients
+    are added into its arrays in place (the sequence backward sums them over time this way)."""
     x, h_prev, h_next, p = cache
     da = dh_next * dtanh_from_output(h_next)
     dx = da @ p.W_ih
@@ -76,11 +78,12 @@ def _step_backward(dh_next, cache, dp=None):
     if dp is None:
         dp = Params(da.T @ x, da.T @ h_prev, da.sum(axis=0), da.sum(axis=0))
     else:
-        dp.W_ih += da.T @ x
-        dp.W_hh += da.T @ h_prev
+        dW_ih, dW_hh, db_ih, db_hh = dp   # the caller's accumulators, updated in place
+        dW_ih += da.T @ x
+        dW_hh += da.T @ h_prev
         db = da.sum(axis=0)
-        dp.b_ih += db
-        dp.b_hh += db
+        db_ih += db
+        db_hh += db
     return dx, dh_prev, dp
 
 

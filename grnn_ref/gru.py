@@ -1,0 +1,181 @@
+"""The GRU, forward and backward, in numpy (chapter 5). PyTorch's torch.nn.GRU math.
+
+One step for a batch of B rows; the three gate blocks are stacked in the order r, z, n
+(rows k*H:(k+1)*H of W_ih, W_hh, b_ih, b_hh belong to gate k):
+
+    r = sigma(x W_ir^T + b_ir + h_prev W_hr^T + b_hr)          reset gate        (B, H)
+    z = sigma(x W_iz^T + b_iz + h_prev W_hz^T + b_hz)          update gate
+    n = tanh(x W_in^T + b_in + r * (h_prev W_hn^T + b_hn))     candidate state
+    h_next = (1 - z) * n + z * h_prev
+
+PyTorch applies r after the matrix product (r * (W_hn h + b_hn)); Cho et al. (2014) apply it
+before (W_hn (r * h)). The two are different functions; chapter 5 compares them.
+
+Shapes: x (B, D), h (B, H), xs (T, B, D), hs (T, B, H); Params W_ih (3H, D), W_hh (3H, H),
+b_ih (3H,), b_hh (3H,).
+
+A cache is private to this module: a backward only takes the cache made by the forward of this
+module. To look at the gates of a forward pass use `gru_gates(cache)`.
+"""
+from typing import NamedTuple
+
+import numpy as np
+
+from grnn_ref import _validate as V
+from grnn_ref.activations import dsigmoid_from_output, dtanh_from_output, sigmoid
+from grnn_ref.params import Params, gates_by_name
+
+
+class _GRUStepCache(NamedTuple):
+    x: np.ndarray        # (B, D)
+    h_prev: np.ndarray   # (B, H)
+    gates: np.ndarray    # (B, 3H): r, z, n after their nonlinearities
+    hn: np.ndarray       # (B, H): h_prev W_hn^T + b_hn, the term the reset gate scales
+    p: Params
+
+
+class _GRUCache(NamedTuple):
+    steps: list          # T step caches, in time order
+    p: Params
+
+
+def gru_step_forward(x, h_prev, p):
+    """One GRU step (PyTorch convention).
+
+        r = sigma(x W_ir^T + b_ir + h_prev W_hr^T + b_hr)
+        z = sigma(x W_iz^T + b_iz + h_prev W_hz^T + b_hz)
+        n = tanh(x W_in^T + b_in + r * (h_prev W_hn^T + b_hn))
+        h_next = (1 - z) * n + z * h_prev
+
+    x: (B, D); h_prev: (B, H); p: Params with G = 3 (r, z, n).
+    Returns h_next (B, H) and a cache for gru_step_backward.
+    """
+    p, x, h_prev = V.check_step_inputs("gru_step_forward", p, "gru", x, h_prev=h_prev)
+    return _step_forward(x, h_prev, p)
+
+
+def _split(a, H):
+    """Views of the three (B, H) gate blocks of a (B, 3H) array, in the order r, z, n."""
+    return a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
+
+
+def _step_forward(x, h_prev, p):
+    """The maths of gru_step_forward, without the checks (the sequence forward checks once)."""
+    H = p.hidden_size
+    ax = x @ p.W_ih.T + p.b_ih            # (B, 3H): the input's share of every pre-activation
+    ah = h_prev @ p.W_hh.T + p.b_hh       # (B, 3H): the hidden state's share
+    gates = np.empty_like(ax)
+    r, z, n = _split(gates, H)
+    gates[:, :2 * H] = sigmoid(ax[:, :2 * H] + ah[:, :2 * H])     # r, z
+    hn = ah[:, 2 * H:]
+    n[...] = np.tanh(ax[:, 2 * H:] + r * hn)
+    h_next = (1 - z) * n + z * h_prev
+    return h_next, _GRUStepCache(x, h_prev, gates, hn, p)
+
+
+def gru_step_backward(dh_next, cache):
+    """Backward of one GRU step: the forward's equations in reverse order.
+
+        dn = dh_next * (1 - z)      dz = dh_next * (h_prev - n)      dh_prev = dh_next * z  (+ below)
+        da_n = dn * (1 - n**2)                         pre-activation of n
+        dr = da_n * (h_prev W_hn^T + b_hn)             dhn = da_n * r
+        da_r = dr * r(1-r)          da_z = dz * z(1-z)
+        input side:  dax = [da_r, da_z, da_n]     dx = dax W_ih       dW_ih = dax^T x
+        hidden side: dah = [da_r, da_z, dhn]      dh_prev += dah W_hh dW_hh = dah^T h_prev
+        db_ih = sum_b dax           db_hh = sum_b dah
+
+    dh_next: (B, H); cache: from gru_step_forward.
+    Returns dx (B, D), dh_prev (B, H), dp (Params, same shapes as p).
+    """
+    fn = "gru_step_backward"
+    V.check_cache(fn, cache, _GRUStepCache, "gru_step_forward")
+    dh_next = V.check_upstream(fn, "dh_next", dh_next, cache.hn.shape, "(B, H)", cache.hn.dtype)
+    return _step_backward(dh_next, cache)
+
+
+def _step_backward(dh_next, cache, dp=None):
+    """The maths of gru_step_backward, without the checks; if dp is given, the parameter gradients
+    are added into its arrays in place (the sequence backward sums them over time this way)."""
+    x, h_prev, gates, hn, p = cache
+    H = p.hidden_size
+    r, z, n = _split(gates, H)
+    dn = dh_next * (1 - z)
+    dz = dh_next * (h_prev - n)
+    dh_prev = dh_next * z
+    dax = np.empty_like(gates)
+    da_r, da_z, da_n = _split(dax, H)
+    da_n[...] = dn * dtanh_from_output(n)
+    dr = da_n * hn
+    da_r[...] = dr * dsigmoid_from_output(r)
+    da_z[...] = dz * dsigmoid_from_output(z)
+    dah = dax.copy()
+    dah[:, 2 * H:] *= r            # n's hidden part enters as r * hn
+    dx = dax @ p.W_ih
+    dh_prev += dah @ p.W_hh
+    if dp is None:
+        dp = Params(dax.T @ x, dah.T @ h_prev, dax.sum(axis=0), dah.sum(axis=0))
+    else:
+        dW_ih, dW_hh, db_ih, db_hh = dp   # the caller's accumulators, updated in place
+        dW_ih += dax.T @ x
+        dW_hh += dah.T @ h_prev
+        db_ih += dax.sum(axis=0)
+        db_hh += dah.sum(axis=0)
+    return dx, dh_prev, dp
+
+
+def gru_forward(xs, h0, p):
+    """The GRU over a whole sequence: gru_step_forward for t = 1..T.
+
+    xs: (T, B, D) inputs, time-major; h0: (B, H) initial hidden state; p: Params with G = 3.
+    Returns hs (T, B, H), hs[t] the state after input xs[t] (torch.nn.GRU's output),
+    and a cache for gru_backward (and for gru_gates).
+    """
+    p, xs, h0 = V.check_sequence_inputs("gru_forward", p, "gru", xs, h0=h0)
+    T, B, _ = xs.shape
+    hs = np.empty((T, B, p.hidden_size), dtype=xs.dtype)
+    steps = []
+    h = h0
+    for t in range(T):
+        h, step_cache = _step_forward(xs[t], h, p)
+        hs[t] = h
+        steps.append(step_cache)
+    return hs, _GRUCache(steps, p)
+
+
+def gru_backward(dhs, cache):
+    """Backpropagation through time for gru_forward.
+
+    Loops backwards over the steps; the gradient reaching h_t is dhs[t] plus what flows back from
+    step t+1 (through z * h directly, and through the gates' W_hh).
+
+    dhs: (T, B, H) gradient w.r.t. every hs[t]; cache: from gru_forward.
+    Returns dxs (T, B, D), dh0 (B, H), dp (Params, same shapes as p).
+    """
+    fn = "gru_backward"
+    V.check_cache(fn, cache, _GRUCache, "gru_forward")
+    steps, p = cache
+    T, (B, D), H = len(steps), steps[0].x.shape, p.hidden_size
+    dhs = V.check_upstream(fn, "dhs", dhs, (T, B, H), "(T, B, H)", p.dtype)
+    dxs = np.empty((T, B, D), dtype=p.dtype)
+    dp = Params(*(np.zeros_like(a) for a in p))
+    dh = np.zeros((B, H), dtype=p.dtype)   # flowing back into h_t from step t+1
+    for t in reversed(range(T)):
+        dxs[t], dh, _ = _step_backward(dhs[t] + dh, steps[t], dp)
+    return dxs, dh, dp
+
+
+def gru_gates(cache):
+    """The gate activations of a forward pass, by name.
+
+    cache: from gru_forward (gives arrays (T, B, H)) or gru_step_forward (gives (B, H)).
+    Returns {"r": reset gate, "z": update gate, "n": candidate state}, new arrays
+    (r, z in (0, 1), n in (-1, 1)).
+    """
+    if isinstance(cache, _GRUStepCache):
+        gates = cache.gates
+    elif isinstance(cache, _GRUCache):
+        gates = np.stack([s.gates for s in cache.steps])
+    else:
+        raise ValueError(f"gru_gates: cache is a {type(cache).__name__}, expected a cache from "
+                         f"gru_forward or gru_step_forward")
+    return gates_by_name(gates, "gru")
