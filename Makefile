@@ -34,6 +34,10 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow tests
 
+# Rerun every experiment of the course full size; tables and figures go to results/<name>/
+experiments: $(STAMP)
+	$(BIN)/python -m grnn_ref.experiments all
+
 bench: $(STAMP)
 	$(BIN)/python -m grnn_ref.bench
 
