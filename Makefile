@@ -15,10 +15,13 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 all: book
 
+# The pinned environment, grnn_ref (editable) and the sandboxed grading kernel that
+# nbgrader_config.py makes autograde use.
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/python -m grnn_ref.autograde install-kernel --sys-prefix
 	@touch $@
 
 venv: $(STAMP)
@@ -38,11 +41,17 @@ test-slow: $(STAMP)
 experiments: $(STAMP)
 	$(BIN)/python -m grnn_ref.experiments all
 
+# Grade every submitted student of one assignment in parallel (sandboxed, verified, resumable)
+ASSIGNMENT ?= ex01_rnn
+grade: $(STAMP)
+	$(BIN)/python -m grnn_ref.autograde $(ASSIGNMENT) --jobs $(JOBS)
+
 bench: $(STAMP)
 	$(BIN)/python -m grnn_ref.bench
 
+# .grnn_grading_secret is kept on purpose: it fixes a course's hidden test cases.
 clean:
-	rm -rf _build .pytest_cache .hypothesis submitted autograded feedback gradebook.db
+	rm -rf _build .pytest_cache .hypothesis submitted autograded feedback gradebook.db .grnn_autograde
 	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +
 
 distclean: clean

@@ -1,0 +1,172 @@
+"""Compare a student's outputs with reference outputs: which output differs, by how much, where.
+
+Pure functions of arrays (numpy only), used in the kernel (feedback on a student's machine) and in
+the grader process (verification), so both reach the same verdict.
+
+Error measure. For each element
+
+    err_i = |s_i - r_i| / (|r_i| + FLOOR * max_j |r_j|)
+
+a relative error that stays meaningful where r_i is near zero: there the floor (1% of the array's
+largest magnitude) stands in for |r_i|, because rounding errors are proportional to the magnitudes
+of the terms summed, not to the (possibly cancelled) result.
+
+Tolerances (RTOL) by the dtype of the case's inputs:
+  float64: 1e-6. A correct float64 implementation differs from the reference only in the order of
+           operations; over our small cases (T <= 8, sums of <= 40 terms) that is ~1e-13 in err,
+           while every mistake we know changes outputs by >= 1e-2. Six orders of margin each way.
+  float32: 1e-3. Machine epsilon is 6e-8; the same sums give err ~ n * eps / FLOOR ~ 1e-4 at
+           worst, and a student may compute in float64 and cast back (err ~ 1e-6). Still two
+           orders of magnitude below the smallest real mistake.
+A student's output in another dtype than the inputs (e.g. float64 from float32 inputs) is compared
+by value; the contract asks for the input dtype, and the report notes it without failing.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+RTOL = {"float64": 1e-6, "float32": 1e-3}
+FLOOR = 1e-2
+# Below this magnitude an all-zero reference is treated as exactly zero.
+ABS_FLOOR = 1e-12
+
+
+def rtol_for(dtype, overrides=None):
+    """The relative tolerance for a case whose inputs have `dtype`."""
+    name = np.dtype(dtype).name
+    if overrides and name in overrides:
+        return overrides[name]
+    return RTOL.get(name, RTOL["float32"])
+
+
+@dataclass
+class OutputResult:
+    """How one named output compares. problem is None when it matches."""
+    name: str
+    expected_shape: tuple
+    shape: tuple = None
+    problem: str = None          # "missing", "not_array", "shape", "nonfinite", "values"
+    max_err: float = 0.0
+    where: tuple = None          # index of the largest error
+    yours: float = None
+    expected: float = None
+    dtype_note: str = None
+
+    @property
+    def ok(self):
+        return self.problem is None
+
+    def describe(self):
+        """One sentence on what is wrong with this output (empty if it matches)."""
+        shp = f"shape {self.expected_shape}"
+        if self.problem == "missing":
+            return f"{self.name} is missing from what your function returned."
+        if self.problem == "not_array":
+            return f"{self.name} is not an array of numbers (expected {shp})."
+        if self.problem == "shape":
+            return f"{self.name} has shape {self.shape}, expected {shp}."
+        if self.problem == "nonfinite":
+            return f"{self.name} ({shp}) contains NaN or inf at index {self.where}."
+        if self.problem == "values":
+            return (f"{self.name} ({shp}) differs from the reference: max relative error "
+                    f"{self.max_err:.3g} at index {self.where} (yours {self.yours:.6g}, "
+                    f"expected {self.expected:.6g}).")
+        return ""
+
+
+@dataclass
+class Report:
+    """The comparison of all outputs of one case."""
+    results: list = field(default_factory=list)
+    rtol: float = 0.0
+
+    @property
+    def ok(self):
+        return all(r.ok for r in self.results)
+
+    @property
+    def failed(self):
+        return [r for r in self.results if not r.ok]
+
+    def failed_names(self):
+        return [r.name for r in self.failed]
+
+    def describe(self, limit=4):
+        """The failures, one per line (at most `limit`)."""
+        lines = [r.describe() for r in self.failed[:limit]]
+        more = len(self.failed) - limit
+        if more > 0:
+            lines.append(f"... and {more} more output(s) differ.")
+        return "\n".join(lines)
+
+    def notes(self):
+        return [r.dtype_note for r in self.results if r.dtype_note]
+
+
+def _as_array(value):
+    if isinstance(value, np.ndarray):
+        return value
+    if value is None or isinstance(value, (str, bytes, dict)):
+        return None
+    try:
+        a = np.asarray(value)
+    except Exception:  # noqa: BLE001 - any object numpy cannot convert
+        return None
+    return a if a.dtype.kind in "fiub" else None
+
+
+def compare_array(name, student, reference, rtol, input_dtype=None):
+    """Compare one output. Returns an OutputResult."""
+    ref = np.asarray(reference, dtype=np.float64)
+    res = OutputResult(name, tuple(ref.shape))
+    if student is None:
+        res.problem = "missing"
+        return res
+    s = _as_array(student)
+    if s is None:
+        res.problem = "not_array"
+        return res
+    res.shape = tuple(s.shape)
+    if s.shape != ref.shape:
+        res.problem = "shape"
+        return res
+    if input_dtype is not None and s.dtype.kind == "f" and s.dtype != np.dtype(input_dtype):
+        res.dtype_note = (f"{name} is {s.dtype} but the inputs were {np.dtype(input_dtype)} "
+                          f"(the contract returns the inputs' dtype)")
+    s64 = s.astype(np.float64)
+    bad = ~np.isfinite(s64)
+    if bad.any():
+        res.problem = "nonfinite"
+        res.where = tuple(int(i) for i in np.argwhere(bad)[0])
+        return res
+    if ref.size == 0:
+        return res
+    scale = max(float(np.abs(ref).max()), ABS_FLOOR)
+    err = np.abs(s64 - ref) / (np.abs(ref) + FLOOR * scale)
+    k = int(np.argmax(err))
+    res.max_err = float(err.flat[k])
+    if res.max_err > rtol:
+        res.problem = "values"
+        idx = np.unravel_index(k, ref.shape)
+        res.where = tuple(int(i) for i in idx)
+        res.yours = float(s64[idx])
+        res.expected = float(ref[idx])
+    return res
+
+
+def compare_outputs(student, reference, rtol, input_dtype=None, names=None):
+    """Compare name -> array dicts. Every name of `reference` (or of `names`) must be in `student`.
+
+    student: dict name -> array-like (missing names count as failures).
+    reference: dict name -> ndarray. rtol: see RTOL. Returns a Report.
+    """
+    report = Report(rtol=rtol)
+    for name in (names or reference):
+        report.results.append(
+            compare_array(name, student.get(name), reference[name], rtol, input_dtype))
+    return report
+
+
+def matches(student, reference, rtol, names=None):
+    """True when every output in `reference` (or `names`) matches within rtol."""
+    return compare_outputs(student, reference, rtol, names=names).ok

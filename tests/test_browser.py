@@ -1,0 +1,261 @@
+"""The website read in a real browser: Debian's Chromium, headless, driven by Playwright.
+
+Every page of the toc (plus search and the index) is opened from a server on 127.0.0.1 and
+must load with no console error, request nothing from another host, typeset all its math,
+and load all its images. Previous/next navigation walks the whole book in toc order and
+back; the search page finds a word; each chapter is screenshotted to _build/screenshots/.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from site_fixtures import (  # noqa: F401 - fixtures are used by name
+    NEEDS_SITE,
+    EXTRA_PAGES,
+    SCREENSHOT_DIR,
+    built_site,
+    page_path,
+    site_build,
+    site_url,
+    toc_docnames,
+)
+
+pytestmark = [pytest.mark.browser, *NEEDS_SITE]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+#: Generous: a page waits for MathJax, which typesets long chapters on a busy 2-core box.
+PAGE_TIMEOUT_MS = 60_000
+#: Chromium cannot paint taller than this in one go; longer pages are cut (only for review).
+MAX_SCREENSHOT_HEIGHT = 16_000
+#: Pages that are chapters (screenshotted for review): the welcome page and book/NN-*.
+CHAPTER = re.compile(r"^book/(intro|\d\d-[^/]+)$")
+#: Raw math delimiters left in a page's text mean MathJax (or the Markdown parser) missed them.
+RAW_MATH = re.compile(r"\$\$|\\\(|\\\[|\\begin\{")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser tests drive Debian's Chromium "
+            "(`apt-get install chromium`; .ci/run installs it)",
+            pytrace=False,
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=PAGE_TIMEOUT_MS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class PageWatch:
+    """A browser page that records console errors and every request it makes."""
+
+    def __init__(self, browser, site_url: str) -> None:
+        self.host = urlsplit(site_url).netloc
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(PAGE_TIMEOUT_MS)
+        self.errors: list[str] = []
+        self.remote_requests: list[str] = []
+        self.failed_responses: list[str] = []
+        self.page.on("console", self._on_console)
+        self.page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
+        self.page.on("response", self._on_response)
+        self.page.route("**/*", self._route)
+
+    def _on_console(self, message) -> None:
+        if message.type == "error":
+            self.errors.append(f"console: {message.text} ({message.location.get('url', '')})")
+
+    def _on_response(self, response) -> None:
+        if response.status >= 400:
+            self.failed_responses.append(f"{response.status} {response.url}")
+
+    def _route(self, route) -> None:
+        parts = urlsplit(route.request.url)
+        if parts.scheme in ("http", "https") and parts.netloc != self.host:
+            self.remote_requests.append(route.request.url)
+            route.abort()
+        else:
+            route.continue_()
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def watch(browser, site_url):
+    watched = PageWatch(browser, site_url)
+    yield watched
+    watched.close()
+
+
+def _wait_for_math(page) -> None:
+    """Wait until MathJax (if the page loads it) has typeset everything."""
+    if not page.evaluate("() => document.querySelector('.math') !== null"):
+        return
+    page.wait_for_function(
+        "() => window.MathJax && window.MathJax.startup && window.MathJax.startup.promise"
+    )
+    page.evaluate("() => window.MathJax.startup.promise.then(() => true)")
+
+
+def _load_all_images(page) -> list[dict]:
+    """Force lazy images to load, wait for all of them; return their load state."""
+    return page.evaluate(
+        """async () => {
+            const images = [...document.images];
+            images.forEach(img => { img.loading = 'eager'; });
+            await Promise.all(images.map(img => img.complete ? null : new Promise(done => {
+                img.addEventListener('load', done, {once: true});
+                img.addEventListener('error', done, {once: true});
+            })));
+            return images.map(img => ({src: img.currentSrc || img.src,
+                                       width: img.naturalWidth, complete: img.complete}));
+        }"""
+    )
+
+
+def _screenshot_whole_page(page, target: Path) -> None:
+    """Save the whole page as one PNG, as a reader scrolling through it would see it.
+
+    Playwright's ``full_page=True`` shifts this theme's layout sideways (its sidebars are
+    sized to the viewport); a viewport as tall as the page renders it as a reader sees it.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    viewport = page.viewport_size
+    height = page.evaluate("() => document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": viewport["width"], "height": min(height, MAX_SCREENSHOT_HEIGHT)})
+    try:
+        page.screenshot(path=str(target))
+    finally:
+        page.set_viewport_size(viewport)
+
+
+PAGES = [page_path(name) for name in toc_docnames()] + list(EXTRA_PAGES)
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_loads_cleanly_offline_with_math_and_images(watch, site_url, path):
+    page = watch.page
+    response = page.goto(f"{site_url}/{path}", wait_until="load")
+    assert response is not None and response.ok, f"{path}: HTTP {response and response.status}"
+    _wait_for_math(page)
+
+    math_report = page.evaluate(
+        """() => {
+            const math = [...document.querySelectorAll('.math')];
+            const untypeset = math.filter(m => !m.querySelector('mjx-container'))
+                                  .map(m => m.textContent.slice(0, 80));
+            const errors = [...document.querySelectorAll('mjx-merror')]
+                                  .map(e => e.getAttribute('data-mjx-error') || e.textContent);
+            // The reader's text, without code (where $$ or \\( may be legitimate).
+            const clone = document.querySelector('main, .bd-main, body').cloneNode(true);
+            clone.querySelectorAll('pre, code, script, style, mjx-container, .highlight')
+                 .forEach(e => e.remove());
+            return {count: math.length, untypeset, errors, text: clone.textContent};
+        }"""
+    )
+    assert not math_report["untypeset"], f"{path}: math not typeset: {math_report['untypeset'][:5]}"
+    assert not math_report["errors"], f"{path}: MathJax errors: {math_report['errors'][:5]}"
+    raw = RAW_MATH.findall(math_report["text"])
+    if raw:
+        at = RAW_MATH.search(math_report["text"]).start()
+        context = math_report["text"][max(0, at - 60): at + 60]
+        pytest.fail(f"{path}: raw math delimiters {raw[:5]} in the page text, e.g. ...{context}...")
+
+    images = _load_all_images(page)
+    broken = [image["src"] for image in images if not image["complete"] or image["width"] == 0]
+    assert not broken, f"{path}: images that did not load: {broken}"
+
+    page.evaluate("() => document.fonts.ready.then(() => true)")
+    if CHAPTER.match(path.removesuffix(".html")):
+        _screenshot_whole_page(page, SCREENSHOT_DIR / (path.removesuffix(".html").replace("/", "__") + ".png"))
+
+    assert not watch.remote_requests, f"{path}: requests left 127.0.0.1: {watch.remote_requests}"
+    assert not watch.failed_responses, f"{path}: failed requests: {watch.failed_responses}"
+    assert not watch.errors, f"{path}: console errors:\n" + "\n".join(watch.errors)
+
+
+def _here(page) -> str:
+    return urlsplit(page.url).path.lstrip("/")
+
+
+def _link_target(page, selector: str) -> str | None:
+    """Site path the first ``selector`` link points to (resolved by the browser), or None."""
+    link = page.locator(selector)
+    if link.count() == 0:
+        return None
+    return urlsplit(link.first.evaluate("a => a.href")).path.lstrip("/")
+
+
+def test_previous_and_next_walk_the_book_in_toc_order(watch, site_url):
+    page = watch.page
+    page.goto(f"{site_url}/", wait_until="load")
+    # index.html is a redirect to the welcome page
+    page.wait_for_url(re.compile(r".*/book/intro\.html$"))
+    expected = [page_path(name) for name in toc_docnames()]
+
+    # Click "next" from the first page to the last; on the way, every "previous" link must
+    # point at the page we came from (clicking each would double the walk for no more news).
+    visited, previous_links = [_here(page)], [_link_target(page, "a.left-prev")]
+    for _ in range(len(expected) + 5):  # a loop in the links must not hang the test
+        link = page.locator("a.right-next")
+        if link.count() == 0:
+            break
+        with page.expect_navigation(wait_until="domcontentloaded"):
+            link.first.click()
+        visited.append(_here(page))
+        previous_links.append(_link_target(page, "a.left-prev"))
+    assert visited == expected, "the 'next' links do not follow the toc"
+    assert previous_links == [None] + expected[:-1], "the 'previous' links do not go back one page"
+
+    with page.expect_navigation(wait_until="domcontentloaded"):
+        page.locator("a.left-prev").first.click()
+    assert _here(page) == expected[-2], "clicking 'previous' on the last page goes elsewhere"
+    assert not watch.remote_requests and not watch.errors, watch.remote_requests + watch.errors
+
+
+def test_search_finds_the_forget_gate(watch, site_url):
+    page = watch.page
+    page.goto(f"{site_url}/search.html?q=forget", wait_until="load")
+    page.wait_for_selector("#search-results ul.search li", timeout=PAGE_TIMEOUT_MS)
+    hits = page.eval_on_selector_all(
+        "#search-results ul.search li a", "links => links.map(a => a.getAttribute('href'))"
+    )
+    assert any("notation" in hit for hit in hits), f"'forget' not found on the notation page: {hits}"
+    assert not watch.remote_requests and not watch.errors, watch.remote_requests + watch.errors
+
+
+def test_search_box_on_a_page_leads_to_results(watch, site_url):
+    page = watch.page
+    page.goto(f"{site_url}/book/notation.html", wait_until="load")
+    page.keyboard.press("Control+k")  # the theme's search shortcut opens its search dialog
+    search_input = page.locator("#pst-search-dialog input[name=q]")
+    search_input.fill("forget")
+    with page.expect_navigation(wait_until="load"):
+        search_input.press("Enter")
+    assert "search.html" in page.url and "q=forget" in page.url
+    page.wait_for_selector("#search-results ul.search li", timeout=PAGE_TIMEOUT_MS)
+    assert not watch.remote_requests and not watch.errors, watch.remote_requests + watch.errors

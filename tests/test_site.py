@@ -1,0 +1,268 @@
+"""The built site is whole and leaks nothing: the toc matches the files, no internal link is
+broken, and no exercise solution reaches the site or its sources.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import posixpath
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit
+
+import pytest
+
+from site_fixtures import (  # noqa: F401 - fixtures are used by name
+    NEEDS_SITE,
+    EXTRA_PAGES,
+    REPO,
+    built_site,
+    glob_docnames,
+    page_path,
+    released_exercises,
+    site_build,
+    source_file,
+    toc_docnames,
+    toc_items,
+)
+
+def needs_site(test):
+    """Mark a test as one that reads the built site (see site_fixtures.NEEDS_SITE)."""
+    for mark in NEEDS_SITE:
+        test = mark(test)
+    return test
+
+
+#: Folders of book/ that hold no pages.
+NOT_PAGES = ("book/_ext/", "book/_static/", "book/figures/")
+
+
+# ------------------------------------------------------------------ toc <-> files (no build)
+
+
+def test_every_toc_entry_names_an_existing_file():
+    missing = [value for kind, value in toc_items() if kind == "file" and not source_file(value)]
+    assert not missing, f"_toc.yml lists files that do not exist: {missing}"
+
+
+def test_every_page_in_book_is_in_the_toc():
+    in_toc = set(toc_docnames())
+    pages = sorted(
+        path.relative_to(REPO).with_suffix("").as_posix()
+        for path in (REPO / "book").rglob("*")
+        if path.suffix in (".md", ".ipynb")
+        and not path.relative_to(REPO).as_posix().startswith(NOT_PAGES)
+        and ".ipynb_checkpoints" not in path.parts
+    )
+    assert pages, "no page found under book/"
+    orphans = [page for page in pages if page not in in_toc]
+    assert not orphans, f"pages under book/ missing from _toc.yml (they would not be built): {orphans}"
+
+
+def test_the_chapters_come_in_course_order():
+    chapters = [name for name in toc_docnames() if re.fullmatch(r"book/\d\d-.*", name)]
+    assert chapters == sorted(chapters), f"chapters out of order in _toc.yml: {chapters}"
+    assert [name[5:7] for name in chapters] == [f"{i:02d}" for i in range(1, len(chapters) + 1)]
+
+
+def test_every_released_exercise_is_in_the_toc():
+    exercises = [p.relative_to(REPO).with_suffix("").as_posix() for p in released_exercises()]
+    if not exercises:
+        pytest.skip("no exercise has been released into exercises/ yet")
+    in_toc = set(toc_docnames())
+    assert [name for name in exercises if name not in in_toc] == []
+    # ... and the glob picks up nothing else from the release folders
+    globbed = [name for kind, value in toc_items() if kind == "glob" for name in glob_docnames(value)]
+    assert sorted(globbed) == sorted(exercises), f"the exercises glob matches {globbed}"
+
+
+def test_every_chapter_has_a_released_exercise():
+    chapters = [name for name in toc_docnames() if re.fullmatch(r"book/\d\d-.*", name)]
+    released = {p.stem[2:4] for p in released_exercises() if re.match(r"ex\d\d_", p.stem)}
+    missing = [chapter for chapter in chapters if chapter[5:7] not in released]
+    assert not missing, (
+        f"chapters with no released exercise exNN_*/exNN_*.ipynb in exercises/: {missing}"
+    )
+
+
+# ------------------------------------------------------------------------- the built site
+
+
+def _site_pages(site: Path) -> set[str]:
+    return {
+        path.relative_to(site).as_posix()
+        for path in site.rglob("*.html")
+        if not path.relative_to(site).as_posix().startswith(("_static/", "_sources/", "_downloads/"))
+    }
+
+
+@needs_site
+def test_the_site_has_a_page_for_each_toc_entry_and_no_other(built_site):
+    expected = {page_path(name) for name in toc_docnames()} | set(EXTRA_PAGES) | {"index.html"}
+    pages = _site_pages(built_site)
+    assert sorted(expected - pages) == [], "toc entries without a page"
+    assert sorted(pages - expected) == [], "pages that are in no toc entry"
+
+
+@needs_site
+def test_every_page_lists_every_other_page_in_its_sidebar(built_site):
+    # Catches stale sidebars after incremental builds (e.g. a newly released exercise).
+    pages = [page_path(name) for name in toc_docnames()]
+    for page in pages:
+        text = (built_site / page).read_text(encoding="utf-8")
+        start = text.find("bd-docs-nav")
+        assert start >= 0, f"{page} has no sidebar navigation"
+        nav = text[start:]
+        for other in pages:
+            if other == page:
+                continue
+            href = posixpath.relpath(other, posixpath.dirname(page) or ".")
+            assert f'href="{href}"' in nav, f"{page}: sidebar has no link to {other}"
+
+
+class _LinksAndIds(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        for key in ("id", "name"):
+            if attrs.get(key) and (key == "id" or tag == "a"):
+                self.ids.add(attrs[key])
+        for key in ("href", "src", "data"):
+            if attrs.get(key) and tag in ("a", "link", "script", "img", "iframe", "source", "object"):
+                self.links.append(attrs[key])
+
+
+def _parse(path: Path) -> _LinksAndIds:
+    parser = _LinksAndIds()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+@needs_site
+def test_no_internal_link_is_broken(built_site):
+    parsed: dict[Path, _LinksAndIds] = {}
+
+    def parsed_page(path: Path) -> _LinksAndIds:
+        if path not in parsed:
+            parsed[path] = _parse(path)
+        return parsed[path]
+
+    broken = []
+    # _static/*.html are the theme's Jinja macros, not pages
+    pages = sorted(p for p in built_site.rglob("*.html") if not p.is_relative_to(built_site / "_static"))
+    for page in pages:
+        base = page.relative_to(built_site).as_posix()
+        for link in parsed_page(page).links:
+            if re.match(r"^([a-z][a-z0-9+.-]*:|//)", link, re.IGNORECASE):
+                continue  # http(s), mailto, data, javascript: not files of this site
+            target, fragment = urldefrag(urljoin(base, link))
+            fragment = unquote(fragment)
+            path = built_site / unquote(urlsplit(target).path) if target else page
+            if path.is_dir():
+                path = path / "index.html"
+            if not path.resolve().is_relative_to(built_site.resolve()) or not path.is_file():
+                broken.append(f"{base}: {link} (no such file)")
+                continue
+            if fragment and path.suffix == ".html" and fragment not in parsed_page(path).ids:
+                broken.append(f"{base}: {link} (no anchor #{fragment})")
+    assert not broken, f"{len(broken)} broken internal link(s):\n" + "\n".join(broken[:50])
+
+
+# ------------------------------------------------------------------------------ leaks
+
+SOLUTION_BLOCK = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.DOTALL)
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _cell_sources(notebook: Path) -> list[str]:
+    cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
+    return ["".join(c["source"]) if isinstance(c["source"], list) else c["source"] for c in cells]
+
+
+def _solution_notebooks() -> list[Path]:
+    return sorted(
+        path for path in (REPO / "solutions").rglob("*.ipynb") if ".ipynb_checkpoints" not in path.parts
+    )
+
+
+def _private_solution_lines() -> tuple[list[str], int]:
+    """Lines of solution blocks that are not public anyway; and the count of all lines.
+
+    Public: the reference package grnn_ref (students have it installed; the chapters show
+    it) and the released notebooks. Lines of under 16 characters ("return h", "pass")
+    say nothing about a solution.
+    """
+    public = " ".join(
+        [_normalise(p.read_text(encoding="utf-8")) for p in sorted((REPO / "grnn_ref").rglob("*.py"))]
+        + [_normalise(s) for nb in released_exercises() for s in _cell_sources(nb)]
+    )
+    lines, total = set(), 0
+    for notebook in _solution_notebooks():
+        for source in _cell_sources(notebook):
+            for block in SOLUTION_BLOCK.findall(source):
+                for line in block.splitlines():
+                    total += 1
+                    line = _normalise(line)
+                    if len(line) >= 16 and not line.startswith("#") and line not in public:
+                        lines.add(line)
+    return sorted(lines), total
+
+
+def _site_texts(site: Path):
+    """(file, text) of every text file of the site, as a reader or a crawler sees it."""
+    for path in sorted(site.rglob("*")):
+        if not path.is_file() or path.is_relative_to(site / "_static" / "mathjax"):
+            continue
+        if path.suffix == ".html":
+            text = html.unescape(re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8")))
+        elif path.suffix == ".ipynb":
+            text = "\n".join(_cell_sources(path))
+        elif path.suffix in (".js", ".txt", ".md", ".json", ".py", ".css", ".svg", ".tex"):
+            text = path.read_text(encoding="utf-8", errors="replace")
+        else:
+            continue
+        yield path, _normalise(text)
+
+
+@needs_site
+def test_no_solution_code_appears_on_the_site(built_site):
+    if not _solution_notebooks():
+        pytest.skip("no solution notebook in solutions/ yet")
+    lines, total = _private_solution_lines()
+    assert total > 0, "solution notebooks exist but none has a ### BEGIN SOLUTION block"
+    leaks = [
+        f"{path.relative_to(built_site)}: {line!r}"
+        for path, text in _site_texts(built_site)
+        for line in lines
+        if line in text
+    ]
+    assert not leaks, f"solution code is on the site ({len(leaks)} hit(s)):\n" + "\n".join(leaks[:30])
+
+
+@needs_site
+def test_no_solution_notebook_or_path_is_copied_into_the_site(built_site):
+    solution_hashes = {
+        hashlib.sha256(path.read_bytes()).hexdigest(): path for path in _solution_notebooks()
+    }
+    copies = [
+        f"{path.relative_to(built_site)} is a copy of {solution_hashes[digest].relative_to(REPO)}"
+        for path in built_site.rglob("*")
+        if path.is_file()
+        and (digest := hashlib.sha256(path.read_bytes()).hexdigest()) in solution_hashes
+    ]
+    named = [
+        str(path.relative_to(built_site))
+        for path in built_site.rglob("*")
+        if "solutions" in path.relative_to(built_site).parts
+    ]
+    assert not copies and not named, f"solutions reached the site: {copies + named}"
