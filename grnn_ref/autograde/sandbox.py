@@ -105,6 +105,7 @@ def bwrap_argv(*, cwd, runtime_dir, private_dir, stage_dir, allow_torch, seed_en
         argv.append("--unshare-user")
     mounted = []  # destinations so far: their subtrees exist already
     created = set()  # empty directories made with --dir
+    empty = set()  # tmpfs mount points: they exist, but nothing below them does
 
     def mount(opt, src, dest, *extra):
         # bwrap creates missing parents of a destination with mode 0700, which `nobody` could not
@@ -112,12 +113,16 @@ def bwrap_argv(*, cwd, runtime_dir, private_dir, stage_dir, allow_torch, seed_en
         parts = dest.strip("/").split("/")[:-1]
         for i in range(1, len(parts) + 1):
             anc = "/" + "/".join(parts[:i])
-            if anc in created or any(anc == m or anc.startswith(m + "/") for m in mounted):
+            if anc in created or anc in empty or any(anc == m or anc.startswith(m + "/")
+                                                     for m in mounted):
                 continue
             argv.extend(["--perms", "0755", "--dir", anc])
             created.add(anc)
         argv.extend([*extra, opt] + ([src] if src is not None else []) + [dest])
-        mounted.append(dest)
+        if opt == "--tmpfs":
+            empty.add(dest)
+        else:
+            mounted.append(dest)
 
     for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
         if os.path.islink(top):
@@ -128,14 +133,16 @@ def bwrap_argv(*, cwd, runtime_dir, private_dir, stage_dir, allow_torch, seed_en
                 "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/localtime"):
         if os.path.exists(etc):
             mount("--ro-bind", etc, etc)
+    argv += ["--dev", "/dev", "--proc", "/proc"]
+    mounted += ["/dev", "/proc"]
+    # The private /tmp first, and everything else on top of it: the venv, the staged modules
+    # and the submission may themselves live under /tmp (a CI clone, a temporary course).
+    mount("--tmpfs", None, "/tmp", "--perms", "1777", "--size", str(lim["tmp_bytes"]))
     for root in _python_roots():
         mount("--ro-bind", root, root)
     if not allow_torch:
         for d in _torch_dirs():
             mount("--tmpfs", None, d)
-    argv += ["--dev", "/dev", "--proc", "/proc"]
-    mounted += ["/dev", "/proc"]
-    mount("--tmpfs", None, "/tmp", "--perms", "1777", "--size", str(lim["tmp_bytes"]))
     mount("--ro-bind", stage_dir, STAGE_MOUNT)
     mount("--bind", private_dir, runtime_dir)
     mount("--ro-bind", cwd, cwd)
