@@ -5,7 +5,8 @@ A test cell calls one public check on the student's function(s), e.g.
     check_lstm_step_forward(lstm_step_forward)                 # visible cases
     check_lstm_step_forward(lstm_step_forward, hidden=True)    # hidden cases (### BEGIN HIDDEN TESTS)
 
-Pieces (small and composable, see /work/coord/GRADING.md):
+Pieces (small and composable; why the grader, not the kernel, decides: book/instructor-guide.md,
+"Trust: the threat model and its limits"):
     cases.py          the inputs of every case: pure function of (check, case id, seed)   [kernel]
     record.py         result records (mime application/vnd.grnn.check+json)              [kernel]
     checks.py         the check_* functions: call, record, and give feedback when possible [kernel]
