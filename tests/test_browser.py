@@ -53,7 +53,7 @@ def browser():
     if not CHROMIUM.exists():
         pytest.fail(
             f"{CHROMIUM} is missing: the browser tests drive Debian's Chromium "
-            "(`apt-get install chromium`; .ci/run installs it)",
+            "(`make system` installs it; `make test` runs that step)",
             pytrace=False,
         )
     from playwright.sync_api import sync_playwright

@@ -1,0 +1,89 @@
+"""The README's two commands set up a fresh machine: what they install, and where it is named."""
+import hashlib
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SYSTEM_PACKAGES = ("chromium", "bubblewrap")
+
+
+def _tracked_files():
+    out = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True)
+    return [REPO / f for f in out.stdout.splitlines() if (REPO / f).is_file()]
+
+
+def _makefile_variable(name):
+    m = re.search(rf"^{name} :=(.*)$", (REPO / "Makefile").read_text(), re.M)
+    assert m, f"the Makefile defines no {name}"
+    return m.group(1).split()
+
+
+def test_the_makefile_names_the_system_packages_the_tests_drive():
+    assert tuple(_makefile_variable("SYSTEM_PACKAGES")) == SYSTEM_PACKAGES
+    assert _makefile_variable("SYSTEM_COMMANDS") == ["chromium", "bwrap"]
+
+
+def test_the_makefiles_system_step_is_the_only_place_that_installs_system_packages():
+    """A second install step (in .ci/run, say) would let CI pass where a newcomer's `make test`
+    fails: only the Makefile may run apt-get or name the packages in an install command."""
+    install = re.compile(r"apt(-get)?\s+(-\S+\s+)*install")
+    offenders = []
+    for path in _tracked_files():
+        if path.suffix in (".png", ".npz", ".svg", ".ipynb") or path.name == "Makefile":
+            continue
+        text = path.read_text(errors="replace")
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if install.search(line) or re.search(r"\bapt-get\b", line) and path.suffix != ".md":
+                offenders.append(f"{path.relative_to(REPO)}:{lineno}: {line.strip()}")
+    assert not offenders, "system packages installed outside the Makefile:\n" + "\n".join(offenders)
+
+
+def test_ci_runs_only_the_readmes_test_command():
+    lines = [ln.strip() for ln in (REPO / ".ci" / "run").read_text().splitlines()
+             if ln.strip() and not ln.strip().startswith("#")]
+    commands = [ln for ln in lines if not ln.startswith(("set ", "cd "))]
+    assert commands == ["make test </dev/null"]
+    assert "make test" in (REPO / "README.md").read_text()
+
+
+def test_make_test_as_a_normal_user_stops_at_once_with_the_exact_command():
+    """Without root and without the packages (PATH hides them), `make test` stops in seconds,
+    before creating or touching the venv, and names the command that brings what is missing."""
+    env = {"PATH": "/nonexistent", "HOME": os.environ.get("HOME", "/tmp")}
+    start = time.monotonic()
+    proc = subprocess.run(["/usr/bin/make", "-C", str(REPO), "test", "USER_ID=1000"], env=env,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    took = time.monotonic() - start
+    assert proc.returncode != 0
+    assert "sudo apt-get update && sudo apt-get install -y chromium bubblewrap" in proc.stderr
+    assert "pip" not in proc.stdout + proc.stderr   # stopped before the venv step
+    assert took < 10, f"took {took:.1f} s"
+
+
+def test_make_test_as_root_with_everything_present_has_nothing_to_install():
+    if os.geteuid() != 0:
+        pytest.skip("the root path is exercised by make test itself as root")
+    proc = subprocess.run(["make", "-C", str(REPO), "--no-print-directory", "system"],
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "Installing" not in proc.stdout   # make test already brought them
+
+
+def test_a_fresh_clone_does_not_reinstall_the_venv(tmp_path):
+    """The venv's stamp is named by a hash of requirements.txt and pyproject.toml, not by their
+    times, so files newer than the stamp (every file of a fresh clone) do not reinstall."""
+    digest = hashlib.sha256((REPO / "requirements.txt").read_bytes()
+                            + (REPO / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    stamp = REPO / ".venv" / f".installed-{digest}"
+    if not stamp.exists():
+        pytest.skip("the venv was not installed by make")
+    old = time.time() - 3600
+    os.utime(stamp, (old, old))   # older than every file of the working tree
+    proc = subprocess.run(["make", "-C", str(REPO), "-q", "venv"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, "make would reinstall the venv: " + proc.stdout + proc.stderr
