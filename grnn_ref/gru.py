@@ -23,14 +23,16 @@ import numpy as np
 
 from grnn_ref import _validate as V
 from grnn_ref.activations import dsigmoid_from_output, dtanh_from_output, sigmoid
-from grnn_ref.params import Params, gates_by_name
+from grnn_ref.params import GATES, Params
 
 
 class _GRUStepCache(NamedTuple):
     x: np.ndarray        # (B, D)
     h_prev: np.ndarray   # (B, H)
-    gates: np.ndarray    # (B, 3H): r, z, n after their nonlinearities
-    hn: np.ndarray       # (B, H): h_prev W_hn^T + b_hn, the term the reset gate scales
+    r: np.ndarray        # (B, H) reset gate
+    z: np.ndarray        # (B, H) update gate
+    n: np.ndarray        # (B, H) candidate state
+    hn: np.ndarray       # (B, H) h_prev W_hn^T + b_hn, the term the reset gate scales
     p: Params
 
 
@@ -54,35 +56,30 @@ def gru_step_forward(x, h_prev, p):
     return _step_forward(x, h_prev, p)
 
 
-def _split(a, H):
-    """Views of the three (B, H) gate blocks of a (B, 3H) array, in the order r, z, n."""
-    return a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
-
-
 def _step_forward(x, h_prev, p):
     """The maths of gru_step_forward, without the checks (the sequence forward checks once)."""
     H = p.hidden_size
     ax = x @ p.W_ih.T + p.b_ih            # (B, 3H): the input's share of every pre-activation
     ah = h_prev @ p.W_hh.T + p.b_hh       # (B, 3H): the hidden state's share
-    gates = np.empty_like(ax)
-    r, z, n = _split(gates, H)
-    gates[:, :2 * H] = sigmoid(ax[:, :2 * H] + ah[:, :2 * H])     # r, z
-    hn = ah[:, 2 * H:]
-    n[...] = np.tanh(ax[:, 2 * H:] + r * hn)
+    r = sigmoid(ax[:, :H] + ah[:, :H])
+    z = sigmoid(ax[:, H:2 * H] + ah[:, H:2 * H])
+    hn = ah[:, 2 * H:]                    # h_prev W_hn^T + b_hn: the term r scales
+    n = np.tanh(ax[:, 2 * H:] + r * hn)
     h_next = (1 - z) * n + z * h_prev
-    return h_next, _GRUStepCache(x, h_prev, gates, hn, p)
+    return h_next, _GRUStepCache(x, h_prev, r, z, n, hn, p)
 
 
 def gru_step_backward(dh_next, cache):
     """Backward of one GRU step: the forward's equations in reverse order.
 
-        dn = dh_next * (1 - z)      dz = dh_next * (h_prev - n)      dh_prev = dh_next * z  (+ below)
+        dn = dh_next * (1 - z)      dz = dh_next * (h_prev - n)
         da_n = dn * (1 - n**2)                         pre-activation of n
         dr = da_n * (h_prev W_hn^T + b_hn)             dhn = da_n * r
         da_r = dr * r(1-r)          da_z = dz * z(1-z)
-        input side:  dax = [da_r, da_z, da_n]     dx = dax W_ih       dW_ih = dax^T x
-        hidden side: dah = [da_r, da_z, dhn]      dh_prev += dah W_hh dW_hh = dah^T h_prev
-        db_ih = sum_b dax           db_hh = sum_b dah
+        input side:  dax = [da_r, da_z, da_n]   dx = dax W_ih
+                     dW_ih = dax^T x            db_ih = sum_b dax
+        hidden side: dah = [da_r, da_z, dhn]    dh_prev = dh_next * z + dah W_hh
+                     dW_hh = dah^T h_prev       db_hh = sum_b dah
 
     dh_next: (B, H); cache: from gru_step_forward.
     Returns dx (B, D), dh_prev (B, H), dp (Params, same shapes as p).
@@ -93,33 +90,21 @@ def gru_step_backward(dh_next, cache):
     return _step_backward(dh_next, cache)
 
 
-def _step_backward(dh_next, cache, dp=None):
-    """The maths of gru_step_backward, without the checks; if dp is given, the parameter gradients
-    are added into its arrays in place (the sequence backward sums them over time this way)."""
-    x, h_prev, gates, hn, p = cache
-    H = p.hidden_size
-    r, z, n = _split(gates, H)
+def _step_backward(dh_next, cache):
+    """The maths of gru_step_backward, without the checks (the sequence backward checks once)."""
+    x, h_prev, r, z, n, hn, p = cache
     dn = dh_next * (1 - z)
     dz = dh_next * (h_prev - n)
-    dh_prev = dh_next * z
-    dax = np.empty_like(gates)
-    da_r, da_z, da_n = _split(dax, H)
-    da_n[...] = dn * dtanh_from_output(n)
+    da_n = dn * dtanh_from_output(n)
     dr = da_n * hn
-    da_r[...] = dr * dsigmoid_from_output(r)
-    da_z[...] = dz * dsigmoid_from_output(z)
-    dah = dax.copy()
-    dah[:, 2 * H:] *= r            # n's hidden part enters as r * hn
+    dhn = da_n * r
+    da_r = dr * dsigmoid_from_output(r)
+    da_z = dz * dsigmoid_from_output(z)
+    dax = np.concatenate([da_r, da_z, da_n], axis=1)   # (B, 3H): x W_ih^T + b_ih's share
+    dah = np.concatenate([da_r, da_z, dhn], axis=1)    # (B, 3H): h_prev W_hh^T + b_hh's share
     dx = dax @ p.W_ih
-    dh_prev += dah @ p.W_hh
-    if dp is None:
-        dp = Params(dax.T @ x, dah.T @ h_prev, dax.sum(axis=0), dah.sum(axis=0))
-    else:
-        dW_ih, dW_hh, db_ih, db_hh = dp   # the caller's accumulators, updated in place
-        dW_ih += dax.T @ x
-        dW_hh += dah.T @ h_prev
-        db_ih += dax.sum(axis=0)
-        db_hh += dah.sum(axis=0)
+    dh_prev = dh_next * z + dah @ p.W_hh
+    dp = Params(dax.T @ x, dah.T @ h_prev, dax.sum(axis=0), dah.sum(axis=0))
     return dx, dh_prev, dp
 
 
@@ -160,7 +145,9 @@ def gru_backward(dhs, cache):
     dp = Params(*(np.zeros_like(a) for a in p))
     dh = np.zeros((B, H), dtype=p.dtype)   # flowing back into h_t from step t+1
     for t in reversed(range(T)):
-        dxs[t], dh, _ = _step_backward(dhs[t] + dh, steps[t], dp)
+        dxs[t], dh, dp_t = _step_backward(dhs[t] + dh, steps[t])
+        for total, d in zip(dp, dp_t):   # the same weights at every step: gradients add up
+            total += d
     return dxs, dh, dp
 
 
@@ -172,10 +159,9 @@ def gru_gates(cache):
     (r, z in (0, 1), n in (-1, 1)).
     """
     if isinstance(cache, _GRUStepCache):
-        gates = cache.gates
-    elif isinstance(cache, _GRUCache):
-        gates = np.stack([s.gates for s in cache.steps])
-    else:
-        raise ValueError(f"gru_gates: cache is a {type(cache).__name__}, expected a cache from "
-                         f"gru_forward or gru_step_forward")
-    return gates_by_name(gates, "gru")
+        return {name: np.array(getattr(cache, name)) for name in GATES["gru"]}
+    if isinstance(cache, _GRUCache):
+        return {name: np.stack([getattr(step, name) for step in cache.steps])
+                for name in GATES["gru"]}
+    raise ValueError(f"gru_gates: cache is a {type(cache).__name__}, expected a cache from "
+                     f"gru_forward or gru_step_forward")

@@ -23,15 +23,18 @@ import numpy as np
 
 from grnn_ref import _validate as V
 from grnn_ref.activations import dsigmoid_from_output, dtanh_from_output, sigmoid
-from grnn_ref.params import Params, gates_by_name
+from grnn_ref.params import GATES, Params
 
 
 class _LSTMStepCache(NamedTuple):
     x: np.ndarray        # (B, D)
     h_prev: np.ndarray   # (B, H)
     c_prev: np.ndarray   # (B, H)
-    gates: np.ndarray    # (B, 4H): i, f, g, o after their nonlinearities
-    tanh_c: np.ndarray   # (B, H): tanh(c_next)
+    i: np.ndarray        # (B, H) input gate
+    f: np.ndarray        # (B, H) forget gate
+    g: np.ndarray        # (B, H) candidate cell values
+    o: np.ndarray        # (B, H) output gate
+    tanh_c: np.ndarray   # (B, H) tanh(c_next)
     p: Params
 
 
@@ -59,21 +62,15 @@ def lstm_step_forward(x, h_prev, c_prev, p):
 def _step_forward(x, h_prev, c_prev, p):
     """The maths of lstm_step_forward, without the checks (the sequence forward checks once)."""
     H = p.hidden_size
-    a = x @ p.W_ih.T + p.b_ih + h_prev @ p.W_hh.T + p.b_hh
-    gates = np.empty_like(a)
-    gates[:, :2 * H] = sigmoid(a[:, :2 * H])               # i, f
-    gates[:, 2 * H:3 * H] = np.tanh(a[:, 2 * H:3 * H])     # g
-    gates[:, 3 * H:] = sigmoid(a[:, 3 * H:])               # o
-    i, f, g, o = _split(gates, H)
+    a = x @ p.W_ih.T + p.b_ih + h_prev @ p.W_hh.T + p.b_hh   # (B, 4H): blocks a_i, a_f, a_g, a_o
+    i = sigmoid(a[:, :H])
+    f = sigmoid(a[:, H:2 * H])
+    g = np.tanh(a[:, 2 * H:3 * H])
+    o = sigmoid(a[:, 3 * H:])
     c_next = f * c_prev + i * g
     tanh_c = np.tanh(c_next)
     h_next = o * tanh_c
-    return h_next, c_next, _LSTMStepCache(x, h_prev, c_prev, gates, tanh_c, p)
-
-
-def _split(a, H):
-    """Views of the four (B, H) gate blocks of a (B, 4H) array, in the order i, f, g, o."""
-    return a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+    return h_next, c_next, _LSTMStepCache(x, h_prev, c_prev, i, f, g, o, tanh_c, p)
 
 
 def lstm_step_backward(dh_next, dc_next, cache):
@@ -98,36 +95,23 @@ def lstm_step_backward(dh_next, dc_next, cache):
     return _step_backward(dh_next, dc_next, cache)
 
 
-def _step_backward(dh_next, dc_next, cache, dp=None):
-    """The maths of lstm_step_backward, without the checks; if dp is given, the parameter gradients
-    are added into its arrays in place (the sequence backward sums them over time this way)."""
-    x, h_prev, c_prev, gates, tanh_c, p = cache
-    H = p.hidden_size
-    i, f, g, o = _split(gates, H)
+def _step_backward(dh_next, dc_next, cache):
+    """The maths of lstm_step_backward, without the checks (the sequence backward checks once)."""
+    x, h_prev, c_prev, i, f, g, o, tanh_c, p = cache
     do = dh_next * tanh_c
     dc = dc_next + dh_next * o * dtanh_from_output(tanh_c)
     df = dc * c_prev
     di = dc * g
     dg = dc * i
     dc_prev = dc * f
-    da = np.empty_like(gates)
-    da_i, da_f, da_g, da_o = _split(da, H)
-    da_i[...] = di * dsigmoid_from_output(i)
-    da_f[...] = df * dsigmoid_from_output(f)
-    da_g[...] = dg * dtanh_from_output(g)
-    da_o[...] = do * dsigmoid_from_output(o)
+    da_i = di * dsigmoid_from_output(i)
+    da_f = df * dsigmoid_from_output(f)
+    da_g = dg * dtanh_from_output(g)
+    da_o = do * dsigmoid_from_output(o)
+    da = np.concatenate([da_i, da_f, da_g, da_o], axis=1)   # (B, 4H), PyTorch's gate order
     dx = da @ p.W_ih
     dh_prev = da @ p.W_hh
-    if dp is None:
-        db = da.sum(axis=0)
-        dp = Params(da.T @ x, da.T @ h_prev, db, db.copy())
-    else:
-        dW_ih, dW_hh, db_ih, db_hh = dp   # the caller's accumulators, updated in place
-        dW_ih += da.T @ x
-        dW_hh += da.T @ h_prev
-        db = da.sum(axis=0)
-        db_ih += db
-        db_hh += db
+    dp = Params(da.T @ x, da.T @ h_prev, da.sum(axis=0), da.sum(axis=0))
     return dx, dh_prev, dc_prev, dp
 
 
@@ -176,7 +160,9 @@ def lstm_backward(dhs, cache, dcs=None):
     dc = np.zeros((B, H), dtype=p.dtype)   # flowing back into c_t from step t+1
     for t in reversed(range(T)):
         dc_t = dc if dcs is None else dcs[t] + dc
-        dxs[t], dh, dc, _ = _step_backward(dhs[t] + dh, dc_t, steps[t], dp)
+        dxs[t], dh, dc, dp_t = _step_backward(dhs[t] + dh, dc_t, steps[t])
+        for total, d in zip(dp, dp_t):   # the same weights at every step: gradients add up
+            total += d
     return dxs, dh, dc, dp
 
 
@@ -188,10 +174,9 @@ def lstm_gates(cache):
     (after the nonlinearities: i, f, o in (0, 1), g in (-1, 1)).
     """
     if isinstance(cache, _LSTMStepCache):
-        gates = cache.gates
-    elif isinstance(cache, _LSTMCache):
-        gates = np.stack([s.gates for s in cache.steps])
-    else:
-        raise ValueError(f"lstm_gates: cache is a {type(cache).__name__}, expected a cache from "
-                         f"lstm_forward or lstm_step_forward")
-    return gates_by_name(gates, "lstm")
+        return {name: np.array(getattr(cache, name)) for name in GATES["lstm"]}
+    if isinstance(cache, _LSTMCache):
+        return {name: np.stack([getattr(step, name) for step in cache.steps])
+                for name in GATES["lstm"]}
+    raise ValueError(f"lstm_gates: cache is a {type(cache).__name__}, expected a cache from "
+                     f"lstm_forward or lstm_step_forward")

@@ -185,17 +185,6 @@ class Params(NamedTuple):
         return module
 
 
-def gates_by_name(stacked, kind):
-    """Split an array whose last axis stacks the G gate blocks of `kind` into {gate name: block}.
-
-    stacked: (..., G*H) e.g. (B, 4H) or (T, B, 4H) for the LSTM. Returns new arrays (..., H),
-    keyed in GATES[kind] order.
-    """
-    names = GATES[kind]
-    H = stacked.shape[-1] // len(names)
-    return {name: np.array(stacked[..., k * H:(k + 1) * H]) for k, name in enumerate(names)}
-
-
 def init_params(kind, input_size, hidden_size, *, seed=None, rng=None, dtype=np.float64,
                 forget_bias=None):
     """Random parameters for a `kind` cell, initialised as torch.nn does.

@@ -68,22 +68,13 @@ def rnn_step_backward(dh_next, cache):
     return _step_backward(dh_next, cache)
 
 
-def _step_backward(dh_next, cache, dp=None):
-    """The maths of rnn_step_backward, without the checks; if dp is given, the parameter gradients
-    are added into its arrays in place (the sequence backward sums them over time this way)."""
+def _step_backward(dh_next, cache):
+    """The maths of rnn_step_backward, without the checks (the sequence backward checks once)."""
     x, h_prev, h_next, p = cache
     da = dh_next * dtanh_from_output(h_next)
     dx = da @ p.W_ih
     dh_prev = da @ p.W_hh
-    if dp is None:
-        dp = Params(da.T @ x, da.T @ h_prev, da.sum(axis=0), da.sum(axis=0))
-    else:
-        dW_ih, dW_hh, db_ih, db_hh = dp   # the caller's accumulators, updated in place
-        dW_ih += da.T @ x
-        dW_hh += da.T @ h_prev
-        db = da.sum(axis=0)
-        db_ih += db
-        db_hh += db
+    dp = Params(da.T @ x, da.T @ h_prev, da.sum(axis=0), da.sum(axis=0))
     return dx, dh_prev, dp
 
 
@@ -126,5 +117,7 @@ def rnn_backward(dhs, cache):
     dp = Params(*(np.zeros_like(a) for a in p))
     dh = np.zeros((B, H), dtype=p.dtype)   # gradient flowing back into h_t from step t+1
     for t in reversed(range(T)):
-        dxs[t], dh, _ = _step_backward(dhs[t] + dh, steps[t], dp)
+        dxs[t], dh, dp_t = _step_backward(dhs[t] + dh, steps[t])
+        for total, d in zip(dp, dp_t):   # the same weights at every step: gradients add up
+            total += d
     return dxs, dh, dp
