@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from grnn_ref.experiments import clipping, training  # noqa: E402
+from grnn_ref.experiments import clipping, exploding, training  # noqa: E402
 
 
 def _params_with_grads(seed, scale):
@@ -51,7 +51,7 @@ def test_bad_threshold_raises():
 
 def test_large_sigma_max_diverges_without_clipping_and_trains_with_it():
     # tanh RNN, W_hh = 3 x orthogonal (sigma_max = 3), plain SGD lr 0.1, adding problem T = 20
-    res = clipping.exploding_experiment("quick", seed=0)
+    res = exploding.exploding_experiment("quick", seed=0)
     free, clipped = res["results"]["no clip"], res["results"]["clip"]
     assert free.grad_norms[0] > 100                      # the gradient explodes at init
     assert free.diverged

@@ -53,6 +53,7 @@ training (torch)
          .grad_norms, .state_dict, .model(), .params() -> grnn_ref.Params)
 clipping
     clip_grad_norm_(params, threshold) -> norm before clipping (Pascanu et al. 2013, Alg. 1)
+exploding (torch)
     exploding_experiment(size, ...) -> {"rows", "results": {"no clip", "clip"}}
 long_lag: adding_experiment(size, cells=None, T=None, steps=None), copy_experiment(...),
     lstm_t100_experiment(size), PAPER_RESULTS
@@ -67,8 +68,8 @@ __all__ = ["run", "EXPERIMENTS", "SIZES", "experiment_names"]
 
 SIZES = ("quick", "book", "full")
 
-_SUBMODULES = {"jacobians", "gradient_flow", "training", "clipping", "gates", "report",
-               "long_lag", "runner"}
+_SUBMODULES = {"jacobians", "gradient_flow", "training", "clipping", "exploding", "gates",
+               "report", "long_lag", "runner"}
 
 
 def experiment_names():

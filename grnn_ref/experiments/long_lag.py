@@ -10,7 +10,6 @@ from grnn_ref import tasks as _tasks
 __all__ = ["adding_experiment", "copy_experiment", "lstm_t100_experiment", "PAPER_RESULTS",
            "ADDING_RUNS", "COPY_RUNS", "LSTM_T100_RUNS"]
 
-# What the papers report, quoted only as far as we are sure of it (outcomes, not digits).
 # What the papers report, quoted only as far as we are sure of it: their baselines exactly, their
 # outcomes qualitatively (read from their text and figures), never digits we cannot source.
 PAPER_RESULTS = [
@@ -67,7 +66,7 @@ COPY_RUNS = {
     )),
 }
 
-# What the LSTM needs at T = 100 on the adding problem (the open question).
+# What the LSTM needs to learn the adding problem at T = 100: learning rate, forget bias, steps.
 LSTM_T100_RUNS = {
     "quick": dict(T=20, steps=100, hidden=16, batch=32, runs=(
         ("LSTM, forget bias 1", "lstm", {"forget_bias": 1.0}),

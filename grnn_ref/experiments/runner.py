@@ -118,7 +118,7 @@ def _lstm_t100(size, seed, progress, **kw):
 
 
 def _clipping(size, seed, progress, **kw):
-    from grnn_ref.experiments.clipping import exploding_experiment
+    from grnn_ref.experiments.exploding import exploding_experiment
     from grnn_ref.experiments.report import plot_clipping
     threshold = kw.pop("threshold", 1.0)
     res = exploding_experiment(size, seed=seed, progress=progress, threshold=threshold, **kw)

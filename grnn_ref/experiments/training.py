@@ -33,9 +33,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from grnn_ref import tasks as _tasks
+from grnn_ref.experiments.clipping import clip_grad_norm_, grad_norm
 
 __all__ = ["train", "TrainResult", "SequenceModel", "build_model", "make_batch", "evaluate",
-           "set_forget_bias", "TASK_NAMES", "CELLS"]
+           "TASK_NAMES", "CELLS"]
 
 CELLS = ("rnn", "lstm", "gru")
 TASK_NAMES = ("adding", "adding_hochreiter", "copy")
@@ -79,20 +80,6 @@ def _baseline(task, T):
 def _torch():
     import torch
     return torch
-
-
-def set_forget_bias(rnn, value):
-    """Set the LSTM forget gate's total bias to `value`: bias_ih's f block = value, bias_hh's = 0.
-
-    Same convention as grnn_ref.init_params(forget_bias=...) (torch adds the two biases).
-    rnn: a torch.nn.LSTM or grnn_ref.modules.LSTM (single layer).
-    """
-    torch = _torch()
-    H = rnn.hidden_size
-    with torch.no_grad():
-        rnn.bias_ih_l0[H:2 * H].fill_(float(value))
-        rnn.bias_hh_l0[H:2 * H].zero_()
-    return rnn
 
 
 def _scale_w_hh(rnn, sigma, seed):
@@ -316,7 +303,7 @@ def train(cell, task, T, *, steps, hidden=64, batch=64, lr=1e-3, clip=1.0, forge
         eval_every = max(steps // 10, 1)
 
     torch = _torch()
-    from grnn_ref.experiments.clipping import clip_grad_norm_, grad_norm
+    from grnn_ref.modules import set_forget_bias
 
     config = dict(hidden=hidden, batch=batch, lr=lr, clip=clip, forget_bias=forget_bias,
                   seed=seed, steps=steps, optimizer=optimizer, w_hh_sigma=w_hh_sigma,
