@@ -15,8 +15,9 @@ SRC = ("check_rnn_step_forward(rnn_step_forward)\n### BEGIN HIDDEN TESTS\n"
 
 def _records(fn, hidden, secret=SECRET, check="rnn_step_forward"):
     outs = []
-    for case_id in cases.case_ids(check, hidden):
-        inp = cases.make_inputs(check, case_id, secret)
+    the_check = cases.get_check(check)
+    for case_id in the_check.case_ids(hidden):
+        inp = the_check.make_inputs(case_id, secret)
         h, _ = fn(inp["x"], inp["h_prev"], cases.params_of(inp))
         rec = record.make_record(check, case_id, {"h_next": h})
         outs.append(new_output("display_data", data={record.MIME: rec, "text/plain": ""}))
@@ -24,7 +25,8 @@ def _records(fn, hidden, secret=SECRET, check="rnn_step_forward"):
 
 
 def test_expected_checks_are_parsed_in_order_with_the_hidden_flag():
-    assert expected_checks(SRC) == [("rnn_step_forward", False), ("rnn_step_forward", True)]
+    assert [(c.name, hidden) for c, hidden in expected_checks(SRC)] == [
+        ("rnn_step_forward", False), ("rnn_step_forward", True)]
     assert expected_checks("print(1)") == []
 
 

@@ -12,8 +12,8 @@ import grnn_ref.grading as G
 from grnn_ref.grading import cases, compare, feedback, record
 
 REPO = Path(__file__).resolve().parents[1]
-CONTRACT = [n for n, s in cases.SPECS.items()
-            if s.family in ("step_forward", "forward", "step_backward", "backward")]
+CONTRACT = [n for n, c in cases.REGISTRY.items()
+            if c.family in ("step_forward", "forward", "step_backward", "backward")]
 
 
 def _check_fn(check):
@@ -21,8 +21,7 @@ def _check_fn(check):
 
 
 def _reference_fns(check):
-    spec = cases.SPECS[check]
-    if spec.family in ("step_forward", "forward"):
+    if cases.get_check(check).family in ("step_forward", "forward"):
         return (getattr(R, check),)
     fwd = check.replace("_backward", "_forward")
     return getattr(R, fwd), getattr(R, check)
@@ -30,27 +29,30 @@ def _reference_fns(check):
 
 # ------------------------------------------------------------------------------------- cases
 def test_cases_are_deterministic_and_fresh_arrays():
-    a = cases.make_inputs("lstm_backward", "hidden-6")
-    b = cases.make_inputs("lstm_backward", "hidden-6")
+    lstm_backward = cases.get_check("lstm_backward")
+    a = lstm_backward.make_inputs("hidden-6")
+    b = lstm_backward.make_inputs("hidden-6")
     assert a.keys() == b.keys()
     for k in a:
         assert np.array_equal(a[k], b[k]) and a[k] is not b[k]
 
 
 def test_hidden_cases_depend_on_the_grading_secret_visible_ones_do_not(monkeypatch):
-    v0, h0 = cases.make_inputs("rnn_forward", "visible-0"), cases.make_inputs("rnn_forward", "hidden-1")
+    rnn_forward = cases.get_check("rnn_forward")
+    v0, h0 = rnn_forward.make_inputs("visible-0"), rnn_forward.make_inputs("hidden-1")
     monkeypatch.setenv(cases.SEED_ENV, "instructor-secret-for-alice")
-    v1, h1 = cases.make_inputs("rnn_forward", "visible-0"), cases.make_inputs("rnn_forward", "hidden-1")
+    v1, h1 = rnn_forward.make_inputs("visible-0"), rnn_forward.make_inputs("hidden-1")
     assert np.array_equal(v0["xs"], v1["xs"])
     assert not np.array_equal(h0["xs"], h1["xs"])
 
 
 def test_hidden_cases_cover_the_edge_cases():
-    shapes = [cases.case_shape("lstm_forward", c) for c in cases.case_ids("lstm_forward", True)]
+    lstm_forward, rnn_step_forward = cases.get_check("lstm_forward"), cases.get_check("rnn_step_forward")
+    shapes = [lstm_forward.case_shape(c) for c in lstm_forward.case_ids(True)]
     assert any(s["T"] == 1 for s in shapes) and any(s["B"] == 1 for s in shapes)
     assert any(s["H"] != s["D"] for s in shapes) and any(s["H"] == s["D"] for s in shapes)
     assert {s["dtype"] for s in shapes} >= {"float32", "float64"}
-    visible = [cases.case_shape("rnn_step_forward", c) for c in cases.case_ids("rnn_step_forward")]
+    visible = [rnn_step_forward.case_shape(c) for c in rnn_step_forward.case_ids()]
     assert any(s["D"] == s["H"] for s in visible), "a square visible case makes W_ih.T mistakes visible"
 
 
@@ -117,13 +119,14 @@ def test_one_record_per_case_holding_what_the_function_returned(check):
     record.LAST_RECORDS.clear()
     _check_fn(check)(*_reference_fns(check), hidden=True)
     recs = record.LAST_RECORDS
-    assert [r["case"] for r in recs] == list(cases.case_ids(check, True))
+    the_check = cases.get_check(check)
+    assert [r["case"] for r in recs] == list(the_check.case_ids(True))
     for rec in recs:
         assert rec["status"] == "ok" and rec["check"] == check
         outs = record.decode_outputs(rec)
-        assert set(outs) == set(cases.SPECS[check].outputs)
-        inputs = cases.make_inputs(check, rec["case"])
-        assert feedback.evaluate(check, rec["case"], inputs, outs).ok
+        assert set(outs) == set(the_check.outputs)
+        inputs = the_check.make_inputs(rec["case"])
+        assert feedback.evaluate(the_check, rec["case"], inputs, outs).ok
 
 
 def test_an_unimplemented_function_fails_with_a_clear_message():
@@ -189,22 +192,32 @@ def test_the_adding_problem_has_the_baseline_one_sixth():
 
 
 def test_kernel_side_modules_work_without_the_reference(tmp_path):
-    """In the grading sandbox only the kernel-side files exist: checks record and do not judge."""
-    pkg = tmp_path / "grnn_ref"
-    (pkg / "grading").mkdir(parents=True)
-    (pkg / "__init__.py").write_text("")
-    for rel in G.KERNEL_SIDE_FILES:
-        (pkg / rel).write_text((REPO / "grnn_ref" / rel).read_text())
+    """In the grading sandbox only the staged kernel-side files exist: checks record and do not
+    judge. Staged by production's own function; run with `python -I -S` (no site-packages
+    processing, so the editable install of grnn_ref cannot be found), numpy added by hand."""
+    from grnn_ref.autograde.sandbox import stage_grading_modules
+
+    stage_grading_modules(str(tmp_path), str(REPO / "grnn_ref"), allow_torch=False)
+    numpy_site = str(Path(np.__file__).resolve().parents[1])
     code = (
-        "import sys, numpy as np\n"
-        "from grnn_ref.grading import check_rnn_step_forward, record\n"
-        "assert 'grnn_ref.rnn' not in sys.modules and 'grnn_ref.grading.feedback' not in sys.modules\n"
+        "import sys\n"
+        f"sys.path[:0] = [{str(tmp_path)!r}, {numpy_site!r}]\n"
+        "import numpy as np, grnn_ref\n"
+        f"assert grnn_ref.__file__.startswith({str(tmp_path)!r}), grnn_ref.__file__\n"
+        "from grnn_ref.grading import check_rnn_step_forward, check_torch_lstm_cell, record\n"
         "check_rnn_step_forward(lambda x, h, p: (np.zeros((x.shape[0], h.shape[1])), None))\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('grnn_ref'))\n"
+        "for reference in ('grnn_ref.rnn', 'grnn_ref.lstm', 'grnn_ref.grading.feedback',\n"
+        "                  'grnn_ref.grading.reference', 'grnn_ref.grading.misconceptions'):\n"
+        "    assert reference not in loaded, loaded\n"
+        "    try:\n"
+        "        __import__(reference)\n"
+        "    except ImportError:\n"
+        "        pass\n"
+        "    else:\n"
+        "        raise AssertionError(reference + ' is importable in the sandbox')\n"
         "print(len(record.LAST_RECORDS))\n")
-    # the staged package comes first on sys.path, ahead of the installed grnn_ref
-    proc = subprocess.run(
-        [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); exec(sys.argv[2])",
-         str(tmp_path), code], capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True,
+                          cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "graded outside this kernel" in proc.stdout
-    assert proc.stdout.strip().endswith("2")
+    assert proc.stdout.strip() == "2"   # one record per visible case, judged outside the kernel

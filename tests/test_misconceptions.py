@@ -9,23 +9,49 @@ import pytest
 from grnn_ref.grading import cases, coursekit, feedback
 from grnn_ref.grading import misconceptions as M
 from grnn_ref.grading.mutations import MUTATIONS
-from grnn_ref.grading.reference import reference_outputs
+from grnn_ref.params import GATES
 
 REPO = Path(__file__).resolve().parents[1]
-CONTRACT = [n for n, s in cases.SPECS.items()
-            if s.family in ("step_forward", "forward", "step_backward", "backward")]
-ALL_CASES = [(c, k) for c in CONTRACT for k in cases.case_ids(c) + cases.case_ids(c, True)]
+CONTRACT = [n for n, c in cases.REGISTRY.items()
+            if c.family in ("step_forward", "forward", "step_backward", "backward")]
+ALL_CASES = [(c, k) for c in CONTRACT
+             for k in cases.get_check(c).case_ids() + cases.get_check(c).case_ids(True)]
+
+
+def _inputs_and_reference(check, case_id):
+    c = cases.get_check(check)
+    inputs = c.make_inputs(case_id)
+    return inputs, c.reference(inputs)
+
+
+def _mistake_free_variants(check):
+    """Each way of building a variant with no mistake selected: (variant, is it a backward's)."""
+    kind = cases.get_check(check).kind
+    order = "".join(GATES[kind])
+    step, step_backward = {"rnn": (M.rnn_step, M.rnn_step_backward),
+                           "lstm": (M.lstm_step, M.lstm_step_backward),
+                           "gru": (M.gru_step, M.gru_step_backward)}[kind]
+    yield M.forward_variant(), False                                   # the sequence loop
+    yield M.forward_variant(params=M.gate_order(order, order)), False  # a parameter change
+    yield M.forward_variant(step()), False                             # the cell's own step maths
+    if "backward" in check:
+        yield M.backward_variant(), True                               # the BPTT loop
+        yield M.backward_variant(step_backward()), True                # the own step backward
+        yield M.gradients_variant(lambda grads, B, H: {}), True        # an outputs change
 
 
 @pytest.mark.parametrize("check,case_id", ALL_CASES)
-def test_the_variant_maths_without_mistakes_is_the_reference(check, case_id):
-    inputs = cases.make_inputs(check, case_id)
-    mine = M.backward_outputs(check, inputs) if "backward" in check else M.forward_outputs(check, inputs)
-    ref = reference_outputs(check, inputs)
-    assert set(mine) == set(ref)
+def test_each_kind_of_variant_without_its_mistake_is_the_reference(check, case_id):
+    """So a variant differs from the reference by exactly its mistake."""
+    inputs, ref = _inputs_and_reference(check, case_id)
+    forward_names = [n for n in ref if n in ("h_next", "c_next", "hs", "cs")]
     # float64: agreement to 1e-9; float32: the rounding tolerance of the checks
     rtol = 1e-9 if inputs["W_ih"].dtype == np.float64 else feedback.compare.rtol_for(np.float32)
-    assert feedback.compare.compare_outputs(mine, ref, rtol).ok
+    for variant, backward in _mistake_free_variants(check):
+        mine = variant(check, inputs)
+        names = list(ref) if backward else forward_names
+        assert sorted(mine) == sorted(names)
+        assert feedback.compare.compare_outputs(mine, ref, rtol, names=names).ok
 
 
 def _catalogue():
@@ -38,17 +64,16 @@ def _catalogue():
 def test_each_misconception_is_named_when_the_outputs_match_it(m, check):
     """Outputs computed with exactly this mistake fail, and the message names it and its fix."""
     named = 0
-    for case_id in cases.case_ids(check):
-        inputs = cases.make_inputs(check, case_id)
+    for case_id in cases.get_check(check).case_ids():
+        inputs, ref = _inputs_and_reference(check, case_id)
         try:
             var = m.variant(check, inputs)
         except M.ShapeInvalid:
             continue
-        ref = reference_outputs(check, inputs)
         if feedback.compare.compare_outputs(var, ref, 1e-9, names=list(var)).ok:
             continue  # on this case the mistake does not change the result (e.g. no clipping)
         student = {**ref, **var}
-        verdict = feedback.evaluate(check, case_id, inputs, student)
+        verdict = feedback.evaluate(cases.get_check(check), case_id, inputs, student)
         assert not verdict.ok
         if verdict.misconception is not None and verdict.misconception.id == m.id:
             assert m.title in verdict.message and m.fix in verdict.message
@@ -56,7 +81,7 @@ def test_each_misconception_is_named_when_the_outputs_match_it(m, check):
     assert named, f"{m.id} was not recognised on any visible case of {check}"
 
 
-def test_the_issues_list_of_mistakes_is_covered():
+def test_the_common_mistakes_of_each_cell_are_catalogued():
     ids = set(M.BY_ID)
     required = ["lstm_gate_order_fogi", "gru_update_flipped", "gru_reset_before_matrix",
                 "lstm_no_cell_tanh", "lstm_candidate_sigmoid", "gru_candidate_sigmoid",
@@ -71,8 +96,8 @@ def test_the_issues_list_of_mistakes_is_covered():
 
 def test_a_correct_answer_is_never_diagnosed():
     for check in CONTRACT:
-        inputs = cases.make_inputs(check, "visible-0")
-        assert M.diagnose(check, inputs, reference_outputs(check, inputs)) is None
+        inputs, ref = _inputs_and_reference(check, "visible-0")
+        assert M.diagnose(check, inputs, ref) is None
 
 
 # ------------------------------------------------------------- mistakes planted in the solutions

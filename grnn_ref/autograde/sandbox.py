@@ -201,11 +201,9 @@ def stage_grading_modules(dest, source_pkg_dir, allow_torch=True):
     (rnn, lstm, gru, ...) is not copied, so `import grnn_ref.rnn` fails in the kernel.
     """
     pkg = os.path.join(dest, "grnn_ref")
-    os.makedirs(os.path.join(pkg, "grading"), exist_ok=True)
     for rel in kernel_side_files(source_pkg_dir):
-        src = os.path.join(source_pkg_dir, rel)
-        if os.path.exists(src):
-            shutil.copyfile(src, os.path.join(pkg, rel))
+        os.makedirs(os.path.dirname(os.path.join(pkg, rel)), exist_ok=True)
+        shutil.copyfile(os.path.join(source_pkg_dir, rel), os.path.join(pkg, rel))
     with open(os.path.join(pkg, "__init__.py"), "w") as f:
         f.write(STUB_INIT)
     if not allow_torch:
@@ -216,30 +214,25 @@ def stage_grading_modules(dest, source_pkg_dir, allow_torch=True):
             f.write(TORCH_STUB)
 
 
-# Kernel-side files, relative to the grnn_ref package directory (GRADING.md: they import nothing of
-# the reference at import time). params.py and _validate.py hold the Params container and argument
-# checks, which are part of the public contract the exercises use, not an answer.
-KERNEL_SIDE_FILES = ("params.py", "_validate.py", "grading/__init__.py", "grading/checks.py",
-                     "grading/cases.py", "grading/record.py", "grading/compare.py")
+# The kernel-side files, relative to the grnn_ref package directory: the one list of them. They import
+# nothing of the reference at import time (grnn_ref/grading/__init__.py says which module runs
+# where). params.py and _validate.py hold the Params container and argument checks, part of the
+# public contract the exercises use, not an answer; tasks.py generates the adding problem that
+# exercises 6 and 7 train and probe on. grading/exercises/ holds one module of checks per exercise
+# and is staged whole, so a new exercise needs no change here.
+KERNEL_SIDE_FILES = ("params.py", "_validate.py", "tasks.py", "grading/__init__.py",
+                     "grading/cases.py", "grading/cells.py", "grading/checks.py",
+                     "grading/record.py", "grading/compare.py")
+KERNEL_SIDE_FOLDERS = ("grading/exercises",)
 
 
 def kernel_side_files(source_pkg_dir):
-    """KERNEL_SIDE_FILES plus those grnn_ref/grading/__init__.py declares (read without importing)."""
-    import ast
+    """KERNEL_SIDE_FILES and the .py files of KERNEL_SIDE_FOLDERS, relative to source_pkg_dir."""
     files = list(KERNEL_SIDE_FILES)
-    try:
-        with open(os.path.join(source_pkg_dir, "grading", "__init__.py")) as f:
-            tree = ast.parse(f.read())
-        for node in tree.body:
-            if isinstance(node, ast.Assign) and any(
-                    getattr(t, "id", None) == "KERNEL_SIDE_FILES" for t in node.targets):
-                files += [x for x in ast.literal_eval(node.value) if x not in files]
-    except (OSError, SyntaxError, ValueError):
-        pass
-    # never the reference or the grader side, whatever a list says
-    forbidden = ("grading/feedback.py", "grading/reference.py", "grading/misconceptions.py",
-                 "grading/verify.py")
-    return [f for f in files if f not in forbidden and ".." not in f]
+    for folder in KERNEL_SIDE_FOLDERS:
+        files += sorted(f"{folder}/{name}" for name in os.listdir(os.path.join(source_pkg_dir, folder))
+                        if name.endswith(".py"))
+    return files
 
 
 STUB_INIT = '''"""grnn_ref inside the grading sandbox: the reference is not available here.
@@ -280,7 +273,7 @@ def main(argv=None):
             os.execv(python, [python, "-m", "ipykernel_launcher", "-f", conn_file,
                               "--HistoryManager.enabled=False"])
         sys.exit("grnn-grading: bubblewrap (bwrap) is not installed: refusing to run untrusted "
-                 "code unsandboxed (apt-get install bubblewrap, or set GRNN_ALLOW_UNSANDBOXED=1)")
+                 "code unsandboxed (`make system` installs it, or set GRNN_ALLOW_UNSANDBOXED=1)")
 
     base = tempfile.gettempdir()
     sweep_stale(base)

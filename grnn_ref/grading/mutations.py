@@ -69,6 +69,15 @@ MUTATIONS = {
         M("lstm_gate_order_ifog", "lstm_step_forward",
           "g = np.tanh(a[:, 2 * H:3 * H])\n    o = sigmoid(a[:, 3 * H:])",
           "g = np.tanh(a[:, 3 * H:])\n    o = sigmoid(a[:, 2 * H:3 * H])"),
+        # a three-cycle and a four-cycle of the blocks, not only swaps of two
+        M("lstm_gate_order_gifo", "lstm_step_forward",
+          "i = sigmoid(a[:, :H])\n    f = sigmoid(a[:, H:2 * H])\n    g = np.tanh(a[:, 2 * H:3 * H])",
+          "i = sigmoid(a[:, H:2 * H])\n    f = sigmoid(a[:, 2 * H:3 * H])\n    g = np.tanh(a[:, :H])"),
+        M("lstm_gate_order_oifg", "lstm_step_forward",
+          "i = sigmoid(a[:, :H])\n    f = sigmoid(a[:, H:2 * H])\n"
+          "    g = np.tanh(a[:, 2 * H:3 * H])\n    o = sigmoid(a[:, 3 * H:])",
+          "i = sigmoid(a[:, H:2 * H])\n    f = sigmoid(a[:, 2 * H:3 * H])\n"
+          "    g = np.tanh(a[:, 3 * H:])\n    o = sigmoid(a[:, :H])"),
         M("lstm_no_cell_tanh", "lstm_step_forward", "tanh_c = np.tanh(c_next)", "tanh_c = c_next"),
         M("lstm_candidate_sigmoid", "lstm_step_forward", "g = np.tanh(a[:, 2 * H:3 * H])",
           "g = sigmoid(a[:, 2 * H:3 * H])"),

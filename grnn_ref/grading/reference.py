@@ -1,20 +1,11 @@
-"""The correct outputs of every check, computed with the reference (grader side).
+"""Reference maths of the exercise-specific checks (grader side), besides grnn_ref's cells.
 
-Imports grnn_ref's numpy reference when called, never at import time of the kernel-side modules.
-`reference_outputs(check, inputs)` returns name -> ndarray for the names the check records.
-Exercise-specific checks register their reference with `REFERENCES[family] = fn(spec, inputs)`.
+The cells' contract needs nothing here: `CellCheck.reference` calls grnn_ref.rnn / lstm / gru
+directly. What is here: Exercise 3's Jacobian, Jacobian-product norms, bound and clipping, and the
+expected answers of Exercises 3 and 7. Each check's `reference` method imports what it needs from
+this module when the grader calls it.
 """
-import importlib
-
 import numpy as np
-
-from grnn_ref.grading.cases import GRAD_NAMES, PARAM_NAMES, get_spec, params_of
-
-def _numgrad_reference(spec, inputs):
-    """The analytic gradient of sum(tanh(x @ A + b) * df) with respect to x."""
-    y = np.tanh(inputs["x"] @ inputs["A"] + inputs["b"])
-    return {"dx": ((1 - y * y) * inputs["df"]) @ inputs["A"].T}
-
 
 # ---------------------------------------------------------------- ex03
 def rnn_jacobian(h_next, W_hh):
@@ -60,7 +51,7 @@ def _ex03_reference(spec, inputs):
 def ex03_decay_rate():
     """The decay rate Exercise 3 asks for: exp(slope) of a least-squares line through the
     batch-mean log Jacobian norms for t = 10 .. T-1, on cases.ex03_experiment()."""
-    from grnn_ref.grading.cases import ex03_experiment
+    from grnn_ref.grading.exercises.ex03 import ex03_experiment
     from grnn_ref.rnn import rnn_forward
 
     p, xs, h0 = ex03_experiment()
@@ -71,13 +62,6 @@ def ex03_decay_rate():
 
 
 # ---------------------------------------------------------------- ex07
-def _trace_reference(spec, inputs):
-    from grnn_ref.lstm import lstm_forward, lstm_gates
-
-    hs, cs, cache = lstm_forward(inputs["xs"], inputs["h0"], inputs["c0"], params_of(inputs))
-    return {"hs": hs, "cs": cs, **lstm_gates(cache)}
-
-
 EX07_WEIGHTS = "ex07_trained_lstm.npz"
 EX07_EVAL = dict(n=500, T=10, seed=7)
 
@@ -86,7 +70,7 @@ def ex07_weights():
     """The trained LSTM of Exercise 7 (the instructor's copy in solutions/, never the student's)."""
     from pathlib import Path
 
-    from grnn_ref.grading.cases import Params
+    from grnn_ref.params import Params
 
     here = Path(__file__).resolve().parents[2] / "solutions" / "ex07_gates" / EX07_WEIGHTS
     for path in (here, Path.cwd() / "solutions" / "ex07_gates" / EX07_WEIGHTS):
@@ -98,89 +82,18 @@ def ex07_weights():
 
 def ex07_analysis():
     """The three numbers Exercise 7 asks for, by the notebook's procedure."""
-    from grnn_ref.grading.cases import adding_problem
+    from grnn_ref.grading.cases import get_check
+    from grnn_ref.tasks import adding_problem
 
     p = ex07_weights()
     xs, ys = adding_problem(**EX07_EVAL)
     xs = xs.astype(np.float64)
     B, H = xs.shape[1], p.W_hh.shape[1]
-    tr = _trace_reference(None, {"xs": xs, "h0": np.zeros((B, H)), "c0": np.zeros((B, H)),
-                                 "W_ih": p.W_ih, "W_hh": p.W_hh, "b_ih": p.b_ih, "b_hh": p.b_hh})
+    tr = get_check("lstm_gate_trace").reference(
+        {"xs": xs, "h0": np.zeros((B, H)), "c0": np.zeros((B, H)), **p._asdict()})
     corr = [abs(np.corrcoef(tr["cs"][-1][:, u], ys[:, 0])[0, 1]) for u in range(H)]
     unit = int(np.argmax(corr))
     marked = xs[:, :, 1] == 1
     return {"ex07_memory_unit": unit,
             "ex07_input_gate_at_marker": float(tr["i"][:, :, unit][marked].mean()),
             "ex07_time_constant": float(1 / (1 - tr["f"][:, :, unit].mean()))}
-
-
-# name -> (function giving the expected value, relative tolerance or 0 for an exact integer)
-ANSWERS = {"ex03_decay_rate": (ex03_decay_rate, 0.01),
-           "ex07_memory_unit": (lambda: ex07_analysis()["ex07_memory_unit"], 0),
-           "ex07_input_gate_at_marker": (lambda: ex07_analysis()["ex07_input_gate_at_marker"], 0.02),
-           "ex07_time_constant": (lambda: ex07_analysis()["ex07_time_constant"], 0.03)}
-
-
-def expected_answer(name):
-    """(expected value, rtol) of a numeric answer."""
-    fn, rtol = ANSWERS[name]
-    return fn(), rtol
-
-
-REFERENCES = {"trace": _trace_reference, "torch_cell": lambda spec, inputs: reference_outputs("lstm_step_backward", inputs),
-              "numgrad": _numgrad_reference, "jacobian": _ex03_reference,
-              "jacobian_norms": _ex03_reference, "bound": _ex03_reference,
-              "clip": _ex03_reference}
-
-
-def _module(kind):
-    return importlib.import_module(f"grnn_ref.{kind}")
-
-
-def _grads(dp):
-    return {"d" + n: a for n, a in zip(PARAM_NAMES, dp)}
-
-
-def reference_outputs(check, inputs):
-    """name -> ndarray of the correct outputs of one case of `check`."""
-    spec = get_spec(check)
-    if spec.family in REFERENCES:
-        return REFERENCES[spec.family](spec, inputs)
-    kind, fam = spec.kind, spec.family
-    m = _module(kind)
-    p = params_of(inputs)
-    if fam in ("step_forward", "step_backward"):
-        fwd = getattr(m, f"{kind}_step_forward")
-        if kind == "lstm":
-            h, c, cache = fwd(inputs["x"], inputs["h_prev"], inputs["c_prev"], p)
-            out = {"h_next": h, "c_next": c}
-        else:
-            h, cache = fwd(inputs["x"], inputs["h_prev"], p)
-            out = {"h_next": h}
-        if fam == "step_backward":
-            bwd = getattr(m, f"{kind}_step_backward")
-            if kind == "lstm":
-                dx, dh, dc, dp = bwd(inputs["dh_next"], inputs["dc_next"], cache)
-                out.update(dx=dx, dh_prev=dh, dc_prev=dc)
-            else:
-                dx, dh, dp = bwd(inputs["dh_next"], cache)
-                out.update(dx=dx, dh_prev=dh)
-            out.update(_grads(dp))
-        return out
-    fwd = getattr(m, f"{kind}_forward")
-    if kind == "lstm":
-        hs, cs, cache = fwd(inputs["xs"], inputs["h0"], inputs["c0"], p)
-        out = {"hs": hs, "cs": cs}
-    else:
-        hs, cache = fwd(inputs["xs"], inputs["h0"], p)
-        out = {"hs": hs}
-    if fam == "backward":
-        bwd = getattr(m, f"{kind}_backward")
-        if kind == "lstm":
-            dxs, dh0, dc0, dp = bwd(inputs["dhs"], cache, dcs=inputs.get("dcs"))
-            out.update(dxs=dxs, dh0=dh0, dc0=dc0)
-        else:
-            dxs, dh0, dp = bwd(inputs["dhs"], cache)
-            out.update(dxs=dxs, dh0=dh0)
-        out.update(_grads(dp))
-    return out

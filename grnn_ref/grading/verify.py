@@ -6,7 +6,7 @@ nbgrader process, after execution and before SaveAutoGrades:
 
 1. the expected checks are parsed from the test cell's source, which nbgrader has restored from
    the gradebook (OverwriteCells), e.g. `check_rnn_forward(rnn_forward, hidden=True)`;
-2. for every case those checks must run, the inputs are regenerated with `cases.make_inputs` from
+2. for every case those checks must run, the inputs are regenerated with `Check.make_inputs` from
    the same hidden-case seed the kernel got (derived from the instructor's secret and the student);
 3. the result record the kernel emitted for that case (mime application/vnd.grnn.check+json) is
    decoded, and `feedback.evaluate` compares it with the reference computed here, in this process,
@@ -32,7 +32,7 @@ CHECK_PREFIX = "check_"
 
 
 def expected_checks(source):
-    """The check calls of a test cell: list of (check, hidden) in source order.
+    """The check calls of a test cell: list of (Check object, hidden) in source order.
 
     Raises ValueError when a call cannot be verified (an unknown check, or `hidden` not a literal).
     A source that does not parse yields [] (nbgrader restores test cells, so this does not happen
@@ -51,10 +51,10 @@ def expected_checks(source):
             func.attr if isinstance(func, ast.Attribute) else None)
         if not name or not name.startswith(CHECK_PREFIX):
             continue
-        check = name[len(CHECK_PREFIX):]
-        if check not in cases.SPECS:
+        check = cases.REGISTRY.get(name[len(CHECK_PREFIX):])
+        if check is None:
             raise ValueError(f"the test cell calls {name}, which the grader cannot verify "
-                             f"(no check {check!r} in grnn_ref.grading.cases)")
+                             f"(no check of that name in grnn_ref.grading's registry)")
         hidden = False
         for kw in node.keywords:
             if kw.arg == "hidden":
@@ -84,51 +84,49 @@ def verify_cell_outputs(source, outputs, secret):
     # A check called k times in the cell must leave exactly k records per case.
     wanted = Counter()
     for check, hidden in calls:
-        for case_id in cases.case_ids(check, hidden):
+        for case_id in check.case_ids(hidden):
             wanted[(check, case_id)] += 1
     from grnn_ref.grading import feedback  # grader side: imports the reference
 
     problems = []
-    passed = Counter()
     for (check, case_id), n in wanted.items():
-        got = by_case.get((check, case_id), [])
+        name = check.name
+        got = by_case.get((name, case_id), [])
         if not got:
-            problems.append(f"{check}: case {case_id}: no result was recorded (the check did not "
+            problems.append(f"{name}: case {case_id}: no result was recorded (the check did not "
                             "run to the end: an error or a stop earlier in the cell, or the check "
                             "was replaced)")
             continue
         if len(got) != n:
-            problems.append(f"{check}: case {case_id}: {len(got)} results were recorded where "
+            problems.append(f"{name}: case {case_id}: {len(got)} results were recorded where "
                             f"the check records {n}: the check's output was tampered with")
             continue
-        inputs = cases.make_inputs(check, case_id, secret)
+        inputs = check.make_inputs(case_id, secret)
         for rec in got:
             status = rec.get("status")
             if status != "ok":
                 err = rec.get("error") or status
-                problems.append(f"{check}: case {case_id} "
-                                f"({cases.describe_case(check, case_id, secret)}): {err}")
+                problems.append(f"{name}: case {case_id} "
+                                f"({check.describe_case(case_id, secret)}): {err}")
                 continue
             try:
                 outs = record.decode_outputs(rec)
             except ValueError as e:
-                problems.append(f"{check}: case {case_id}: unreadable result ({e})")
+                problems.append(f"{name}: case {case_id}: unreadable result ({e})")
                 continue
             try:
                 verdict = feedback.evaluate(check, case_id, inputs, outs, secret=secret)
             except Exception as e:  # noqa: BLE001 - malformed outputs must not stop the batch
-                problems.append(f"{check}: case {case_id}: the result could not be checked "
+                problems.append(f"{name}: case {case_id}: the result could not be checked "
                                 f"({type(e).__name__}: {e})")
                 continue
-            if verdict.ok:
-                passed[(check, case_id)] += 1
-            else:
+            if not verdict.ok:
                 problems.append(verdict.message)
     if problems:
         return False, "\n\n".join(problems[:3]) + (
             f"\n\n(and {len(problems) - 3} more problems)" if len(problems) > 3 else ""), problems
     summary = "; ".join(
-        f"{check}: all {len(cases.case_ids(check, hidden))} {'hidden' if hidden else 'visible'} "
+        f"{check.name}: all {len(check.case_ids(hidden))} {'hidden' if hidden else 'visible'} "
         "cases pass" for check, hidden in calls)
     return True, f"Verified by the grader: {summary}.", []
 

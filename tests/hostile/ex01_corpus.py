@@ -5,7 +5,7 @@ Every entry plants code into the released ex01_rnn notebook (its two solution ce
 and states the score each test cell must get: test_rnn_step_forward and test_rnn_forward are worth
 5 points each, and each runs the visible cases and then the hidden ones.
 
-The rule (issue 6): a trick never scores more than the same code would without it. So tricks are
+The rule: a trick never scores more than the same code would without it. So tricks are
 mostly planted on a wrong implementation (no tanh) or on none, and must score 0 where that code
 scores 0; kernel-killing tricks sit in rnn_forward after a correct rnn_step_forward, whose 5 points
 must survive. `expected[cell] is None` means nbgrader could not grade the notebook at all (it keeps
@@ -25,7 +25,7 @@ FULL = {T_STEP: 5.0, T_FWD: 5.0}
 @dataclass
 class Trick:
     name: str
-    covers: str                 # the item of issue 6 it covers
+    covers: str                 # what it tries, in words (named when its score is wrong)
     expected: dict              # test cell -> score (None: not gradable, 0 points)
     step: str = "correct"       # "correct", "buggy", "blank" or code
     forward: str = "correct"
@@ -319,15 +319,14 @@ def visible_lookup():
     import numpy as np
 
     from grnn_ref.grading import cases
-    from grnn_ref.grading.reference import reference_outputs
     out = {}
-    for check, xname, oname in (("rnn_step_forward", "x", "h_next"), ("rnn_forward", "xs", "hs")):
-        table = {}
-        for case_id in cases.case_ids(check):
-            inputs = cases.make_inputs(check, case_id)
+    for name, xname, oname in (("rnn_step_forward", "x", "h_next"), ("rnn_forward", "xs", "hs")):
+        check, table = cases.get_check(name), {}
+        for case_id in check.case_ids():
+            inputs = check.make_inputs(case_id)
             key = repr(np.round(inputs[xname].ravel()[:3].astype(float), 6).tolist())
-            table[key] = reference_outputs(check, inputs)[oname].tolist()
-        out[check] = table
+            table[key] = check.reference(inputs)[oname].tolist()
+        out[name] = table
     return out
 
 
