@@ -1,6 +1,7 @@
 """The parallel grading command: same grades as plain nbgrader, idempotent, resumable, interruptible.
 
-One small class (correct, buggy, blank, a kernel killer) in a throwaway copy of the course.
+One small class (correct, buggy and slow to grade, blank, a kernel killer) in throwaway copies of
+the course.
 """
 import os
 import signal
@@ -25,18 +26,29 @@ def _run(cmd, course, **kw):
                           **kw)
 
 
-@pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("parallel_course"))
+# bo's notebook takes this long to run: long enough to interrupt a run while bo is being graded
+SLOW_SECONDS = 5
+
+
+def _course_with_class(root):
+    """A course copy in root with the class submitted: ada, bo, cy, di (graded in that order)."""
     classroom.copy_course(root, ["ex01_rnn"])
     release = classroom.read_release(root, "ex01_rnn")
     sols = classroom.solution_cells(root, "ex01_rnn")
+    buggy = {k: classroom.buggy_code(v) for k, v in sols.items()}
+    buggy["rnn_step_forward"] = (f"import time\ntime.sleep({SLOW_SECONDS})\n"
+                                 + buggy["rnn_step_forward"])
     classroom.submit(root, "ex01_rnn", "ada", classroom.filled(release, sols))
-    classroom.submit(root, "ex01_rnn", "bo", classroom.filled(
-        release, {k: classroom.buggy_code(v) for k, v in sols.items()}))
+    classroom.submit(root, "ex01_rnn", "bo", classroom.filled(release, buggy))
     classroom.submit(root, "ex01_rnn", "cy", classroom.filled(release, {}))
     classroom.submit(root, "ex01_rnn", "di", classroom.filled(release, {
         **sols, "rnn_forward": "import os\ndef rnn_forward(xs, h0, p):\n    os._exit(1)"}))
+    return root
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    root = _course_with_class(str(tmp_path_factory.mktemp("parallel_course")))
     first = _run(OURS + ["--jobs", "2"], root)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     return {"root": root, "grades": classroom.grades(root, "ex01_rnn"), "out": first.stdout}
@@ -68,34 +80,40 @@ def test_plain_nbgrader_autograde_writes_the_same_grades(course):
     assert classroom.grades(course["root"], "ex01_rnn") == course["grades"]
 
 
-def test_an_interrupted_run_loses_nothing_and_resume_finishes(course):
-    root = course["root"]
+def test_an_interrupted_run_loses_nothing_and_resume_grades_the_rest(course, tmp_path):
+    root = _course_with_class(str(tmp_path / "course"))
     state_dir = os.path.join(root, ".grnn_autograde", "ex01_rnn")
-    before = {f: os.path.getmtime(os.path.join(state_dir, f))
-              for f in os.listdir(state_dir) if f.endswith(".json")}
     proc = subprocess.Popen(OURS + ["--jobs", "1"], cwd=root, env=ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    # stop it as soon as one student has been regraded (the others are then mid-way or queued)
+    # one job grades in name order and starts bo only once ada's result is recorded: interrupt
+    # as soon as bo's log appears, while bo's notebook is still running (it sleeps SLOW_SECONDS)
     deadline = time.time() + 300
-    while time.time() < deadline:
-        done = [f for f, t in before.items()
-                if os.path.getmtime(os.path.join(state_dir, f)) > t]
-        if done or proc.poll() is not None:
-            break
-        time.sleep(0.2)
+    while (time.time() < deadline and proc.poll() is None
+           and not os.path.exists(os.path.join(state_dir, "bo.log"))):
+        time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=120)
-    assert "INTERRUPTED" in out or "4 graded" in out, out
-    # the gradebook is neither locked nor corrupt, and the grades already written are intact
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, out + err[-3000:]
+    assert "1 graded, 0 failed, 0 unchanged (resumed), 3 not run" in out, out
+    assert "INTERRUPTED" in out, out
+    assert sorted(f for f in os.listdir(state_dir) if f.endswith(".json")) == ["ada.json"]
+    # the gradebook is neither locked nor corrupt, and ada's grades are written and right
     db = sqlite3.connect(os.path.join(root, "gradebook.db"), timeout=1)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     db.execute("BEGIN IMMEDIATE")  # would raise "database is locked" if a lock had leaked
     db.rollback()
     db.close()
-    graded_now = classroom.grades(root, "ex01_rnn")
-    assert set(graded_now) == set(course["grades"])
+    assert classroom.grades(root, "ex01_rnn")["ada"] == course["grades"]["ada"]
+    with open(os.path.join(state_dir, "ada.json")) as f:
+        ada_state = f.read()
+
     resumed = _run(OURS + ["--jobs", "2", "--resume"], root)
-    assert resumed.returncode == 0, resumed.stdout
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr[-3000:]
+    # ada is kept as she was; the other three are graded now
+    assert "4 graded, 0 failed, 1 unchanged (resumed), 0 not run" in resumed.stdout, resumed.stdout
+    with open(os.path.join(state_dir, "ada.json")) as f:
+        assert f.read() == ada_state
+    # the same grades as the uninterrupted run of the same class
     assert classroom.grades(root, "ex01_rnn") == course["grades"]
 
 

@@ -117,11 +117,7 @@ def grades(course, assignment):
     """{student: {grade cell name: auto_score}} from the course's gradebook (nbgrader's db_url)."""
     from grnn_ref.autograde.parallel import load_course
     from nbgrader.api import Gradebook
-    cwd = os.getcwd()
-    try:
-        coursedir, _ = load_course(course)
-    finally:
-        os.chdir(cwd)
+    coursedir, _ = load_course(course)
     out = {}
     with Gradebook(coursedir.db_url) as gb:
         for sub in gb.assignment_submissions(assignment):

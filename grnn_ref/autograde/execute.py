@@ -29,9 +29,9 @@ from nbgrader.preprocessors import Execute
 from traitlets import Integer, List, Unicode
 
 from grnn_ref.autograde import sandbox, secret
+from grnn_ref.grading.record import MIME as RECORD_MIME
 
 KERNEL_NAME = "grnn-grading"
-RECORD_MIME = "application/vnd.grnn.check+json"
 SANDBOX_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sandbox.py")
 
 

@@ -37,11 +37,17 @@ REASON_TAG = "grnn:"
 
 # ------------------------------------------------------------------ nbgrader configuration
 def load_course(root):
-    """(coursedir, config) from nbgrader's own config loading in `root` (nbgrader_config.py)."""
-    os.chdir(root)
+    """(coursedir, config) from nbgrader's own config loading in `root` (nbgrader_config.py).
+
+    The process's working directory is left alone: like nbgrader's formgrader opening a course
+    by path, the config is read from `root`, not from the working directory.
+    """
     from nbgrader.apps.baseapp import NbGrader
+    root = os.path.abspath(root)
     app = NbGrader()
-    app.initialize([])
+    app.load_cwd_config = False
+    app.config_dir = root
+    app.initialize([], root=root)
     return app.coursedir, app.config
 
 
@@ -81,6 +87,21 @@ _lock_depth = 0
 _lock_fd = None
 
 
+def _acquire_lock():
+    """Take the gradebook lock (re-entrant within the process)."""
+    global _lock_depth
+    if _lock_depth == 0:
+        fcntl.flock(_lock_fd, fcntl.LOCK_EX)
+    _lock_depth += 1
+
+
+def _release_lock():
+    global _lock_depth
+    _lock_depth -= 1
+    if _lock_depth == 0:
+        fcntl.flock(_lock_fd, fcntl.LOCK_UN)
+
+
 def install_gradebook_lock(lock_path):
     """Serialise nbgrader Gradebook sessions of this process with others (flock on lock_path).
 
@@ -93,24 +114,12 @@ def install_gradebook_lock(lock_path):
     _lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     orig_init, orig_close = api.Gradebook.__init__, api.Gradebook.close
 
-    def acquire():
-        global _lock_depth
-        if _lock_depth == 0:
-            fcntl.flock(_lock_fd, fcntl.LOCK_EX)
-        _lock_depth += 1
-
-    def release():
-        global _lock_depth
-        _lock_depth -= 1
-        if _lock_depth == 0:
-            fcntl.flock(_lock_fd, fcntl.LOCK_UN)
-
     def __init__(self, *args, **kwargs):
-        acquire()
+        _acquire_lock()  # released by close(), or now if the session cannot open
         try:
             orig_init(self, *args, **kwargs)
         except BaseException:
-            release()
+            _release_lock()
             raise
         self._grnn_locked = True
 
@@ -120,7 +129,7 @@ def install_gradebook_lock(lock_path):
         finally:
             if getattr(self, "_grnn_locked", False):
                 self._grnn_locked = False
-                release()
+                _release_lock()
 
     api.Gradebook.__init__ = __init__
     api.Gradebook.close = close
@@ -131,16 +140,11 @@ def _locked(fn):
     def wrapper(*args, **kwargs):
         if _lock_fd is None:
             return fn(*args, **kwargs)
-        global _lock_depth
-        if _lock_depth == 0:
-            fcntl.flock(_lock_fd, fcntl.LOCK_EX)
-        _lock_depth += 1
+        _acquire_lock()
         try:
             return fn(*args, **kwargs)
         finally:
-            _lock_depth -= 1
-            if _lock_depth == 0:
-                fcntl.flock(_lock_fd, fcntl.LOCK_UN)
+            _release_lock()
     return wrapper
 
 
@@ -244,6 +248,9 @@ def grade_one(root, assignment, student, state_dir, lock_path, fingerprint):
         sys.stderr = os.fdopen(2, "w", buffering=1)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        # This child runs as `nbgrader autograde` run in the course root: nbgrader reads the config
+        # there and paths like the grading secret's default are relative to it. The parent's
+        # working directory is untouched (this process ends with os._exit below).
         os.chdir(root)
         if lock_path:
             install_gradebook_lock(lock_path)
