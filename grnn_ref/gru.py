@@ -14,8 +14,8 @@ before (W_hn (r * h)). The two are different functions; chapter 5 compares them.
 Shapes: x (B, D), h (B, H), xs (T, B, D), hs (T, B, H); Params W_ih (3H, D), W_hh (3H, H),
 b_ih (3H,), b_hh (3H,).
 
-A cache is private to this module: a backward only takes the cache made by the forward of this
-module. To look at the gates of a forward pass use `gru_gates(cache)`.
+A step's cache is a `GRUStepCache` (grnn_ref.params, the course's cache contract); a step
+backward computes from its fields alone. To look at the gates of a forward pass use `gru_gates(cache)`.
 """
 from typing import NamedTuple
 
@@ -23,17 +23,7 @@ import numpy as np
 
 from grnn_ref import _validate as V
 from grnn_ref.activations import dsigmoid_from_output, dtanh_from_output, sigmoid
-from grnn_ref.params import GATES, Params
-
-
-class _GRUStepCache(NamedTuple):
-    x: np.ndarray        # (B, D)
-    h_prev: np.ndarray   # (B, H)
-    r: np.ndarray        # (B, H) reset gate
-    z: np.ndarray        # (B, H) update gate
-    n: np.ndarray        # (B, H) candidate state
-    hn: np.ndarray       # (B, H) h_prev W_hn^T + b_hn, the term the reset gate scales
-    p: Params
+from grnn_ref.params import GATES, GRUStepCache, Params
 
 
 class _GRUCache(NamedTuple):
@@ -66,7 +56,7 @@ def _step_forward(x, h_prev, p):
     hn = ah[:, 2 * H:]                    # h_prev W_hn^T + b_hn: the term r scales
     n = np.tanh(ax[:, 2 * H:] + r * hn)
     h_next = (1 - z) * n + z * h_prev
-    return h_next, _GRUStepCache(x, h_prev, r, z, n, hn, p)
+    return h_next, GRUStepCache(x, h_prev, r, z, n, hn, p)
 
 
 def gru_step_backward(dh_next, cache):
@@ -85,7 +75,7 @@ def gru_step_backward(dh_next, cache):
     Returns dx (B, D), dh_prev (B, H), dp (Params, same shapes as p).
     """
     fn = "gru_step_backward"
-    V.check_cache(fn, cache, _GRUStepCache, "gru_step_forward")
+    V.check_cache(fn, cache, GRUStepCache, "gru_step_forward")
     dh_next = V.check_upstream(fn, "dh_next", dh_next, cache.hn.shape, "(B, H)", cache.hn.dtype)
     return _step_backward(dh_next, cache)
 
@@ -158,7 +148,7 @@ def gru_gates(cache):
     Returns {"r": reset gate, "z": update gate, "n": candidate state}, new arrays
     (r, z in (0, 1), n in (-1, 1)).
     """
-    if isinstance(cache, _GRUStepCache):
+    if isinstance(cache, GRUStepCache):
         return {name: np.array(getattr(cache, name)) for name in GATES["gru"]}
     if isinstance(cache, _GRUCache):
         return {name: np.stack([getattr(step, name) for step in cache.steps])

@@ -14,8 +14,8 @@ One step for a batch of B rows; the four gate blocks are stacked in the order i,
 Shapes: x (B, D), h and c (B, H), xs (T, B, D), hs and cs (T, B, H); Params W_ih (4H, D),
 W_hh (4H, H), b_ih (4H,), b_hh (4H,).
 
-A cache is private to this module: a backward only takes the cache made by the forward of this
-module. To look at the gates of a forward pass use `lstm_gates(cache)`.
+A step's cache is an `LSTMStepCache` (grnn_ref.params, the course's cache contract); a step
+backward computes from its fields alone. To look at the gates of a forward pass use `lstm_gates(cache)`.
 """
 from typing import NamedTuple
 
@@ -23,19 +23,7 @@ import numpy as np
 
 from grnn_ref import _validate as V
 from grnn_ref.activations import dsigmoid_from_output, dtanh_from_output, sigmoid
-from grnn_ref.params import GATES, Params
-
-
-class _LSTMStepCache(NamedTuple):
-    x: np.ndarray        # (B, D)
-    h_prev: np.ndarray   # (B, H)
-    c_prev: np.ndarray   # (B, H)
-    i: np.ndarray        # (B, H) input gate
-    f: np.ndarray        # (B, H) forget gate
-    g: np.ndarray        # (B, H) candidate cell values
-    o: np.ndarray        # (B, H) output gate
-    tanh_c: np.ndarray   # (B, H) tanh(c_next)
-    p: Params
+from grnn_ref.params import GATES, LSTMStepCache, Params
 
 
 class _LSTMCache(NamedTuple):
@@ -70,7 +58,7 @@ def _step_forward(x, h_prev, c_prev, p):
     c_next = f * c_prev + i * g
     tanh_c = np.tanh(c_next)
     h_next = o * tanh_c
-    return h_next, c_next, _LSTMStepCache(x, h_prev, c_prev, i, f, g, o, tanh_c, p)
+    return h_next, c_next, LSTMStepCache(x, h_prev, c_prev, i, f, g, o, tanh_c, p)
 
 
 def lstm_step_backward(dh_next, dc_next, cache):
@@ -88,7 +76,7 @@ def lstm_step_backward(dh_next, dc_next, cache):
     Returns dx (B, D), dh_prev (B, H), dc_prev (B, H), dp (Params, same shapes as p).
     """
     fn = "lstm_step_backward"
-    V.check_cache(fn, cache, _LSTMStepCache, "lstm_step_forward")
+    V.check_cache(fn, cache, LSTMStepCache, "lstm_step_forward")
     shape, dtype = cache.tanh_c.shape, cache.tanh_c.dtype
     dh_next = V.check_upstream(fn, "dh_next", dh_next, shape, "(B, H)", dtype)
     dc_next = V.check_upstream(fn, "dc_next", dc_next, shape, "(B, H)", dtype)
@@ -173,7 +161,7 @@ def lstm_gates(cache):
     Returns {"i": input gate, "f": forget gate, "g": candidate, "o": output gate}, new arrays
     (after the nonlinearities: i, f, o in (0, 1), g in (-1, 1)).
     """
-    if isinstance(cache, _LSTMStepCache):
+    if isinstance(cache, LSTMStepCache):
         return {name: np.array(getattr(cache, name)) for name in GATES["lstm"]}
     if isinstance(cache, _LSTMCache):
         return {name: np.stack([getattr(step, name) for step in cache.steps])

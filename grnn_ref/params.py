@@ -12,6 +12,10 @@ hidden size H has four arrays, exactly those of `torch.nn.RNN/LSTM/GRU` (single 
 Rows k*H:(k+1)*H of each array belong to gate GATES[kind][k]; `Params.gate` slices them out.
 Gradients are returned as a `Params` of the same shapes.
 
+A step forward returns, besides its states, a cache: `RNNStepCache`, `LSTMStepCache` or
+`GRUStepCache` below (the book's notation page documents them). A step backward computes its
+gradients from the cache's fields alone.
+
 torch is imported only inside `from_torch`, `to_torch_state_dict` and `load_into`.
 """
 from typing import NamedTuple
@@ -183,6 +187,42 @@ class Params(NamedTuple):
                         f"but p.{f} has shape {a.shape}")
                 target.copy_(torch.as_tensor(np.asarray(a)))
         return module
+
+
+class RNNStepCache(NamedTuple):
+    """What a tanh RNN step forward keeps for its backward (the course's cache contract)."""
+    x: np.ndarray        # (B, D)
+    h_prev: np.ndarray   # (B, H)
+    h_next: np.ndarray   # (B, H), tanh(a): its derivative is 1 - h_next**2
+    p: Params
+
+
+class LSTMStepCache(NamedTuple):
+    """What an LSTM step forward keeps for its backward (the course's cache contract)."""
+    x: np.ndarray        # (B, D)
+    h_prev: np.ndarray   # (B, H)
+    c_prev: np.ndarray   # (B, H)
+    i: np.ndarray        # (B, H) input gate
+    f: np.ndarray        # (B, H) forget gate
+    g: np.ndarray        # (B, H) candidate cell values
+    o: np.ndarray        # (B, H) output gate
+    tanh_c: np.ndarray   # (B, H) tanh(c_next)
+    p: Params
+
+
+class GRUStepCache(NamedTuple):
+    """What a GRU step forward keeps for its backward (the course's cache contract)."""
+    x: np.ndarray        # (B, D)
+    h_prev: np.ndarray   # (B, H)
+    r: np.ndarray        # (B, H) reset gate
+    z: np.ndarray        # (B, H) update gate
+    n: np.ndarray        # (B, H) candidate state
+    hn: np.ndarray       # (B, H) h_prev W_hn^T + b_hn, the term the reset gate scales
+    p: Params
+
+
+#: The step cache of each cell. A sequence forward's cache is the list of its step caches.
+STEP_CACHES = {"rnn": RNNStepCache, "lstm": LSTMStepCache, "gru": GRUStepCache}
 
 
 def init_params(kind, input_size, hidden_size, *, seed=None, rng=None, dtype=np.float64,

@@ -8,8 +8,8 @@ One step, PyTorch's torch.nn.RNN(nonlinearity="tanh") math, for a batch of B row
 Shapes: x_t (B, D), h (B, H), xs (T, B, D), hs (T, B, H); Params W_ih (H, D), W_hh (H, H),
 b_ih (H,), b_hh (H,).
 
-A cache is private to this module: a backward only takes the cache made by the forward of this
-module (grnn_ref.rnn), never a cache from another implementation.
+A step's cache is an `RNNStepCache` (grnn_ref.params, the course's cache contract); a step
+backward computes from its fields alone.
 """
 from typing import NamedTuple
 
@@ -17,14 +17,7 @@ import numpy as np
 
 from grnn_ref import _validate as V
 from grnn_ref.activations import dtanh_from_output
-from grnn_ref.params import Params
-
-
-class _RNNStepCache(NamedTuple):
-    x: np.ndarray        # (B, D)
-    h_prev: np.ndarray   # (B, H)
-    h_next: np.ndarray   # (B, H), tanh(a): its derivative is 1 - h_next**2
-    p: Params
+from grnn_ref.params import Params, RNNStepCache
 
 
 class _RNNCache(NamedTuple):
@@ -49,7 +42,7 @@ def _step_forward(x, h_prev, p):
     """The maths of rnn_step_forward, without the checks (the sequence forward checks once)."""
     a = x @ p.W_ih.T + p.b_ih + h_prev @ p.W_hh.T + p.b_hh
     h_next = np.tanh(a)
-    return h_next, _RNNStepCache(x, h_prev, h_next, p)
+    return h_next, RNNStepCache(x, h_prev, h_next, p)
 
 
 def rnn_step_backward(dh_next, cache):
@@ -62,7 +55,7 @@ def rnn_step_backward(dh_next, cache):
     dh_next: (B, H) gradient of the loss w.r.t. h_next; cache: from rnn_step_forward.
     Returns dx (B, D), dh_prev (B, H), dp (Params of gradients, same shapes as p).
     """
-    V.check_cache("rnn_step_backward", cache, _RNNStepCache, "rnn_step_forward")
+    V.check_cache("rnn_step_backward", cache, RNNStepCache, "rnn_step_forward")
     dh_next = V.check_upstream("rnn_step_backward", "dh_next", dh_next, cache.h_next.shape,
                                "(B, H)", cache.h_next.dtype)
     return _step_backward(dh_next, cache)

@@ -25,6 +25,7 @@ exactly them (grnn_ref.autograde.sandbox.KERNEL_SIDE_FILES).
 """
 from grnn_ref.grading import cells, exercises  # noqa: F401 - registers the checks
 from grnn_ref.grading.cases import Params
+from grnn_ref.params import GRUStepCache, LSTMStepCache, RNNStepCache
 from grnn_ref.grading.checks import (
     CheckFailed,
     check_adding_model,
@@ -56,7 +57,7 @@ from grnn_ref.grading.checks import (
 from grnn_ref.tasks import ADDING_BASELINE_MSE, adding_problem
 
 __all__ = [
-    "Params", "CheckFailed",
+    "Params", "RNNStepCache", "LSTMStepCache", "GRUStepCache", "CheckFailed",
     "check_rnn_step_forward", "check_rnn_forward", "check_rnn_step_backward", "check_rnn_backward",
     "check_lstm_step_forward", "check_lstm_forward", "check_lstm_step_backward",
     "check_lstm_backward",
