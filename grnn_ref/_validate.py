@@ -143,6 +143,20 @@ def check_upstream(fn, name, d, expected, symbols, dtype):
     return d
 
 
+def check_step_caches(fn, cache, step_type, forward_name):
+    """A sequence cache: the non-empty list of step caches (step_type) of a forward pass."""
+    if (not isinstance(cache, list) or not cache
+            or not all(isinstance(step, step_type) for step in cache)):
+        what = type(cache).__name__
+        if isinstance(cache, list):
+            kinds = sorted({type(step).__name__ for step in cache}) or ["nothing"]
+            what = f"list of {', '.join(kinds)}"
+        raise ValueError(
+            f"{fn}: cache is a {what}, expected the cache returned by grnn_ref's {forward_name} "
+            f"(a list of {step_type.__name__}, one per step)")
+    return cache
+
+
 def check_cache(fn, cache, cache_type, forward_name):
     if not isinstance(cache, cache_type):
         raise ValueError(

@@ -14,21 +14,15 @@ before (W_hn (r * h)). The two are different functions; chapter 5 compares them.
 Shapes: x (B, D), h (B, H), xs (T, B, D), hs (T, B, H); Params W_ih (3H, D), W_hh (3H, H),
 b_ih (3H,), b_hh (3H,).
 
-A step's cache is a `GRUStepCache` (grnn_ref.params, the course's cache contract); a step
-backward computes from its fields alone. To look at the gates of a forward pass use `gru_gates(cache)`.
+A step's cache is a `GRUStepCache` (grnn_ref.params: the course's cache contract) and a
+sequence forward's cache is the list of its step caches; a backward computes from the
+caches' fields alone. To look at the gates of a forward pass use `gru_gates(cache)`.
 """
-from typing import NamedTuple
-
 import numpy as np
 
 from grnn_ref import _validate as V
 from grnn_ref.activations import dsigmoid_from_output, dtanh_from_output, sigmoid
 from grnn_ref.params import GATES, GRUStepCache, Params
-
-
-class _GRUCache(NamedTuple):
-    steps: list          # T step caches, in time order
-    p: Params
 
 
 def gru_step_forward(x, h_prev, p):
@@ -114,7 +108,7 @@ def gru_forward(xs, h0, p):
         h, step_cache = _step_forward(xs[t], h, p)
         hs[t] = h
         steps.append(step_cache)
-    return hs, _GRUCache(steps, p)
+    return hs, steps
 
 
 def gru_backward(dhs, cache):
@@ -127,8 +121,8 @@ def gru_backward(dhs, cache):
     Returns dxs (T, B, D), dh0 (B, H), dp (Params, same shapes as p).
     """
     fn = "gru_backward"
-    V.check_cache(fn, cache, _GRUCache, "gru_forward")
-    steps, p = cache
+    steps = V.check_step_caches(fn, cache, GRUStepCache, "gru_forward")
+    p = steps[0].p
     T, (B, D), H = len(steps), steps[0].x.shape, p.hidden_size
     dhs = V.check_upstream(fn, "dhs", dhs, (T, B, H), "(T, B, H)", p.dtype)
     dxs = np.empty((T, B, D), dtype=p.dtype)
@@ -150,8 +144,8 @@ def gru_gates(cache):
     """
     if isinstance(cache, GRUStepCache):
         return {name: np.array(getattr(cache, name)) for name in GATES["gru"]}
-    if isinstance(cache, _GRUCache):
-        return {name: np.stack([getattr(step, name) for step in cache.steps])
+    if isinstance(cache, list) and cache and all(isinstance(s, GRUStepCache) for s in cache):
+        return {name: np.stack([getattr(step, name) for step in cache])
                 for name in GATES["gru"]}
     raise ValueError(f"gru_gates: cache is a {type(cache).__name__}, expected a cache from "
                      f"gru_forward or gru_step_forward")

@@ -14,21 +14,15 @@ One step for a batch of B rows; the four gate blocks are stacked in the order i,
 Shapes: x (B, D), h and c (B, H), xs (T, B, D), hs and cs (T, B, H); Params W_ih (4H, D),
 W_hh (4H, H), b_ih (4H,), b_hh (4H,).
 
-A step's cache is an `LSTMStepCache` (grnn_ref.params, the course's cache contract); a step
-backward computes from its fields alone. To look at the gates of a forward pass use `lstm_gates(cache)`.
+A step's cache is an `LSTMStepCache` (grnn_ref.params: the course's cache contract) and a
+sequence forward's cache is the list of its step caches; a backward computes from the
+caches' fields alone. To look at the gates of a forward pass use `lstm_gates(cache)`.
 """
-from typing import NamedTuple
-
 import numpy as np
 
 from grnn_ref import _validate as V
 from grnn_ref.activations import dsigmoid_from_output, dtanh_from_output, sigmoid
 from grnn_ref.params import GATES, LSTMStepCache, Params
-
-
-class _LSTMCache(NamedTuple):
-    steps: list          # T step caches, in time order
-    p: Params
 
 
 def lstm_step_forward(x, h_prev, c_prev, p):
@@ -121,7 +115,7 @@ def lstm_forward(xs, h0, c0, p):
         h, c, step_cache = _step_forward(xs[t], h, c, p)
         hs[t], cs[t] = h, c
         steps.append(step_cache)
-    return hs, cs, _LSTMCache(steps, p)
+    return hs, cs, steps
 
 
 def lstm_backward(dhs, cache, dcs=None):
@@ -136,8 +130,8 @@ def lstm_backward(dhs, cache, dcs=None):
     Returns dxs (T, B, D), dh0 (B, H), dc0 (B, H), dp (Params, same shapes as p).
     """
     fn = "lstm_backward"
-    V.check_cache(fn, cache, _LSTMCache, "lstm_forward")
-    steps, p = cache
+    steps = V.check_step_caches(fn, cache, LSTMStepCache, "lstm_forward")
+    p = steps[0].p
     T, (B, D), H = len(steps), steps[0].x.shape, p.hidden_size
     dhs = V.check_upstream(fn, "dhs", dhs, (T, B, H), "(T, B, H)", p.dtype)
     if dcs is not None:
@@ -163,8 +157,8 @@ def lstm_gates(cache):
     """
     if isinstance(cache, LSTMStepCache):
         return {name: np.array(getattr(cache, name)) for name in GATES["lstm"]}
-    if isinstance(cache, _LSTMCache):
-        return {name: np.stack([getattr(step, name) for step in cache.steps])
+    if isinstance(cache, list) and cache and all(isinstance(s, LSTMStepCache) for s in cache):
+        return {name: np.stack([getattr(step, name) for step in cache])
                 for name in GATES["lstm"]}
     raise ValueError(f"lstm_gates: cache is a {type(cache).__name__}, expected a cache from "
                      f"lstm_forward or lstm_step_forward")

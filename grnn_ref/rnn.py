@@ -8,21 +8,15 @@ One step, PyTorch's torch.nn.RNN(nonlinearity="tanh") math, for a batch of B row
 Shapes: x_t (B, D), h (B, H), xs (T, B, D), hs (T, B, H); Params W_ih (H, D), W_hh (H, H),
 b_ih (H,), b_hh (H,).
 
-A step's cache is an `RNNStepCache` (grnn_ref.params, the course's cache contract); a step
-backward computes from its fields alone.
+A step's cache is an `RNNStepCache` (grnn_ref.params: the course's cache contract) and a
+sequence forward's cache is the list of its step caches; a backward computes from the
+caches' fields alone.
 """
-from typing import NamedTuple
-
 import numpy as np
 
 from grnn_ref import _validate as V
 from grnn_ref.activations import dtanh_from_output
 from grnn_ref.params import Params, RNNStepCache
-
-
-class _RNNCache(NamedTuple):
-    steps: list          # T step caches, in time order
-    p: Params
 
 
 def rnn_step_forward(x, h_prev, p):
@@ -89,7 +83,7 @@ def rnn_forward(xs, h0, p):
         h, step_cache = _step_forward(xs[t], h, p)
         hs[t] = h
         steps.append(step_cache)
-    return hs, _RNNCache(steps, p)
+    return hs, steps
 
 
 def rnn_backward(dhs, cache):
@@ -102,8 +96,8 @@ def rnn_backward(dhs, cache):
     dhs: (T, B, H) gradient of the loss w.r.t. every output hs[t]; cache: from rnn_forward.
     Returns dxs (T, B, D), dh0 (B, H), dp (Params of gradients, same shapes as p).
     """
-    V.check_cache("rnn_backward", cache, _RNNCache, "rnn_forward")
-    steps, p = cache
+    steps = V.check_step_caches("rnn_backward", cache, RNNStepCache, "rnn_forward")
+    p = steps[0].p
     T, (B, D), H = len(steps), steps[0].x.shape, p.hidden_size
     dhs = V.check_upstream("rnn_backward", "dhs", dhs, (T, B, H), "(T, B, H)", p.dtype)
     dxs = np.empty((T, B, D), dtype=p.dtype)

@@ -6,6 +6,7 @@ from nbformat.v4 import new_code_cell, new_output
 from grnn_ref import rnn_step_forward
 from grnn_ref.autograde import secret as grading_secret
 from grnn_ref.grading import cases, record
+from grnn_ref.params import RNNStepCache
 from grnn_ref.grading.verify import VerifyChecks, expected_checks, verify_cell_outputs
 
 SECRET = "test-secret"
@@ -18,8 +19,8 @@ def _records(fn, hidden, secret=SECRET, check="rnn_step_forward"):
     the_check = cases.get_check(check)
     for case_id in the_check.case_ids(hidden):
         inp = the_check.make_inputs(case_id, secret)
-        h, _ = fn(inp["x"], inp["h_prev"], cases.params_of(inp))
-        rec = record.make_record(check, case_id, {"h_next": h})
+        rec = record.make_record(check, case_id,
+                                 the_check.call((fn,), {k: v.copy() for k, v in inp.items()}))
         outs.append(new_output("display_data", data={record.MIME: rec, "text/plain": ""}))
     return outs
 
@@ -56,7 +57,8 @@ def test_records_made_with_another_seed_fail():
 
 def test_wrong_values_fail_with_the_named_mistake():
     def no_tanh(x, h, p):
-        return x @ p.W_ih.T + p.b_ih + h @ p.W_hh.T + p.b_hh, None
+        h_next = x @ p.W_ih.T + p.b_ih + h @ p.W_hh.T + p.b_hh
+        return h_next, RNNStepCache(x, h, h_next, p)
     ok, msg, _ = verify_cell_outputs(SRC, _records(no_tanh, False) + _records(no_tanh, True),
                                      SECRET)
     assert ok is False and "visible-0" in msg

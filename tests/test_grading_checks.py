@@ -21,10 +21,7 @@ def _check_fn(check):
 
 
 def _reference_fns(check):
-    if cases.get_check(check).family in ("step_forward", "forward"):
-        return (getattr(R, check),)
-    fwd = check.replace("_backward", "_forward")
-    return getattr(R, fwd), getattr(R, check)
+    return (getattr(R, check),)
 
 
 # ------------------------------------------------------------------------------------- cases
@@ -143,7 +140,8 @@ def test_a_wrong_return_type_is_explained():
 
 def test_a_shape_error_on_one_case_is_diagnosed_on_the_square_case():
     def rnn_step_forward(x, h_prev, p):
-        return np.tanh(x @ p.W_ih + p.b_ih + h_prev @ p.W_hh + p.b_hh), None
+        h_next = np.tanh(x @ p.W_ih + p.b_ih + h_prev @ p.W_hh + p.b_hh)
+        return h_next, G.RNNStepCache(x, h_prev, h_next, p)
     with pytest.raises(AssertionError) as e:
         G.check_rnn_step_forward(rnn_step_forward)
     msg = str(e.value)
@@ -151,11 +149,48 @@ def test_a_shape_error_on_one_case_is_diagnosed_on_the_square_case():
     assert isinstance(e.value.__cause__, ValueError)   # the student's traceback is kept
 
 
-def test_float64_results_for_float32_inputs_pass_with_a_note():
+def test_float64_results_for_float32_inputs_fail_naming_the_dtype():
+    """The contract: float32 in, float32 out. A visible case is float32, so this shows before
+    submission."""
     def rnn_forward(xs, h0, p):
         hs, cache = R.rnn_forward(xs, h0, p)
         return hs.astype(np.float64), cache
-    G.check_rnn_forward(rnn_forward, hidden=True)
+    with pytest.raises(AssertionError) as e:
+        G.check_rnn_forward(rnn_forward)
+    assert "hs has the right values but dtype float64; the inputs are float32" in str(e.value)
+
+
+def test_a_backward_is_graded_whatever_the_forward_does():
+    """No cascade: a backward check never calls the student's forward; it passes its own caches,
+    in the cache contract, to the backward."""
+    seen = []
+
+    def lstm_step_backward(dh_next, dc_next, cache):
+        seen.append(type(cache))
+        return R.lstm_step_backward(dh_next, dc_next, cache)
+    G.check_lstm_step_backward(lstm_step_backward)
+    assert seen and set(seen) == {G.LSTMStepCache}
+
+    def gru_backward(dhs, cache):
+        assert isinstance(cache, list) and len(cache) == len(dhs)
+        assert all(isinstance(c, G.GRUStepCache) for c in cache)
+        return R.gru_backward(dhs, cache)
+    G.check_gru_backward(gru_backward, hidden=True)
+
+
+def test_a_forward_whose_cache_breaks_the_contract_fails_saying_so():
+    def lstm_step_forward(x, h_prev, c_prev, p):
+        h, c, cache = R.lstm_step_forward(x, h_prev, c_prev, p)
+        return h, c, tuple(cache)[:-1]     # p left out
+    with pytest.raises(AssertionError, match=r"the cache is a tuple of length 8; expected a "
+                                             r"LSTMStepCache\(x, h_prev, c_prev, i, f, g, o, "):
+        G.check_lstm_step_forward(lstm_step_forward)
+
+    def lstm_forward(xs, h0, c0, p):
+        hs, cs, caches = R.lstm_forward(xs, h0, c0, p)
+        return hs, cs, [c._replace(tanh_c=np.tanh(c.c_prev)) for c in caches]   # a wrong field
+    with pytest.raises(AssertionError, match=r"cache\.tanh_c \(shape"):
+        G.check_lstm_forward(lstm_forward)
 
 
 def test_answers_are_checked_without_revealing_the_expected_value():
@@ -205,7 +240,11 @@ def test_kernel_side_modules_work_without_the_reference(tmp_path):
         "import numpy as np, grnn_ref\n"
         f"assert grnn_ref.__file__.startswith({str(tmp_path)!r}), grnn_ref.__file__\n"
         "from grnn_ref.grading import check_rnn_step_forward, check_torch_lstm_cell, record\n"
-        "check_rnn_step_forward(lambda x, h, p: (np.zeros((x.shape[0], h.shape[1])), None))\n"
+        "from grnn_ref.params import RNNStepCache\n"
+        "def step(x, h, p):\n"
+        "    h_next = np.zeros((x.shape[0], h.shape[1]), dtype=x.dtype)\n"
+        "    return h_next, RNNStepCache(x, h, h_next, p)\n"
+        "check_rnn_step_forward(step)\n"
         "loaded = sorted(m for m in sys.modules if m.startswith('grnn_ref'))\n"
         "for reference in ('grnn_ref.rnn', 'grnn_ref.lstm', 'grnn_ref.grading.feedback',\n"
         "                  'grnn_ref.grading.reference', 'grnn_ref.grading.misconceptions'):\n"
@@ -220,4 +259,5 @@ def test_kernel_side_modules_work_without_the_reference(tmp_path):
     proc = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True,
                           cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "2"   # one record per visible case, judged outside the kernel
+    visible = len(cases.get_check("rnn_step_forward").case_ids())
+    assert proc.stdout.strip() == str(visible)   # one record per visible case, judged elsewhere

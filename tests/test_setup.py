@@ -36,6 +36,8 @@ def test_the_makefiles_system_step_is_the_only_place_that_installs_system_packag
     for path in _tracked_files():
         if path.suffix in (".png", ".npz", ".svg", ".ipynb") or path.name == "Makefile":
             continue
+        if path.resolve() == Path(__file__).resolve():
+            continue   # this file quotes the command in its assertions
         text = path.read_text(errors="replace")
         for lineno, line in enumerate(text.splitlines(), 1):
             if install.search(line) or re.search(r"\bapt-get\b", line) and path.suffix != ".md":

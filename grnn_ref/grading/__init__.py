@@ -33,6 +33,7 @@ from grnn_ref.grading.checks import (
     check_clip_gradients,
     check_ex03_decay_rate,
     check_ex07_input_gate_at_marker,
+    check_ex07_memory_correlation,
     check_ex07_memory_unit,
     check_ex07_time_constant,
     check_gradient_bound,
@@ -65,6 +66,7 @@ __all__ = [
     "check_numerical_gradient", "check_rnn_jacobian", "check_jacobian_norms",
     "check_gradient_bound", "check_clip_gradients", "check_answer",
     "check_torch_lstm_cell", "check_adding_model", "check_lstm_gate_trace",
-    "check_ex03_decay_rate", "check_ex07_memory_unit", "check_ex07_input_gate_at_marker",
+    "check_ex03_decay_rate", "check_ex07_memory_unit", "check_ex07_memory_correlation",
+    "check_ex07_input_gate_at_marker",
     "check_ex07_time_constant", "adding_problem", "ADDING_BASELINE_MSE",
 ]

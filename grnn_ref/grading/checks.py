@@ -138,14 +138,16 @@ def check_rnn_forward(rnn_forward, hidden=False):
     _raise_if_failed(run_check("rnn_forward", (rnn_forward,), hidden))
 
 
-def check_rnn_step_backward(rnn_step_forward, rnn_step_backward, hidden=False):
-    """Check rnn_step_backward(dh_next, cache) -> (dx, dh_prev, dp) on your forward's cache."""
-    _raise_if_failed(run_check("rnn_step_backward", (rnn_step_forward, rnn_step_backward), hidden))
+def check_rnn_step_backward(rnn_step_backward, hidden=False):
+    """Check rnn_step_backward(dh_next, cache) -> (dx, dh_prev, dp), on caches the check
+    builds (the cache contract: grnn_ref.params), so it is graded whatever your forward does."""
+    _raise_if_failed(run_check("rnn_step_backward", (rnn_step_backward,), hidden))
 
 
-def check_rnn_backward(rnn_forward, rnn_backward, hidden=False):
-    """Check rnn_backward(dhs, cache) -> (dxs, dh0, dp) on your forward's cache."""
-    _raise_if_failed(run_check("rnn_backward", (rnn_forward, rnn_backward), hidden))
+def check_rnn_backward(rnn_backward, hidden=False):
+    """Check rnn_backward(dhs, cache) -> (dxs, dh0, dp), on caches the check
+    builds (the cache contract: grnn_ref.params), so it is graded whatever your forward does."""
+    _raise_if_failed(run_check("rnn_backward", (rnn_backward,), hidden))
 
 
 def check_lstm_step_forward(lstm_step_forward, hidden=False):
@@ -158,14 +160,16 @@ def check_lstm_forward(lstm_forward, hidden=False):
     _raise_if_failed(run_check("lstm_forward", (lstm_forward,), hidden))
 
 
-def check_lstm_step_backward(lstm_step_forward, lstm_step_backward, hidden=False):
-    """Check lstm_step_backward(dh_next, dc_next, cache) -> (dx, dh_prev, dc_prev, dp)."""
-    _raise_if_failed(run_check("lstm_step_backward", (lstm_step_forward, lstm_step_backward), hidden))
+def check_lstm_step_backward(lstm_step_backward, hidden=False):
+    """Check lstm_step_backward(dh_next, dc_next, cache) -> (dx, dh_prev, dc_prev, dp), on caches the check
+    builds (the cache contract: grnn_ref.params), so it is graded whatever your forward does."""
+    _raise_if_failed(run_check("lstm_step_backward", (lstm_step_backward,), hidden))
 
 
-def check_lstm_backward(lstm_forward, lstm_backward, hidden=False):
-    """Check lstm_backward(dhs, cache, dcs=None) -> (dxs, dh0, dc0, dp)."""
-    _raise_if_failed(run_check("lstm_backward", (lstm_forward, lstm_backward), hidden))
+def check_lstm_backward(lstm_backward, hidden=False):
+    """Check lstm_backward(dhs, cache, dcs=None) -> (dxs, dh0, dc0, dp), on caches the check
+    builds (the cache contract: grnn_ref.params), so it is graded whatever your forward does."""
+    _raise_if_failed(run_check("lstm_backward", (lstm_backward,), hidden))
 
 
 def check_gru_step_forward(gru_step_forward, hidden=False):
@@ -178,14 +182,16 @@ def check_gru_forward(gru_forward, hidden=False):
     _raise_if_failed(run_check("gru_forward", (gru_forward,), hidden))
 
 
-def check_gru_step_backward(gru_step_forward, gru_step_backward, hidden=False):
-    """Check gru_step_backward(dh_next, cache) -> (dx, dh_prev, dp) on your forward's cache."""
-    _raise_if_failed(run_check("gru_step_backward", (gru_step_forward, gru_step_backward), hidden))
+def check_gru_step_backward(gru_step_backward, hidden=False):
+    """Check gru_step_backward(dh_next, cache) -> (dx, dh_prev, dp), on caches the check
+    builds (the cache contract: grnn_ref.params), so it is graded whatever your forward does."""
+    _raise_if_failed(run_check("gru_step_backward", (gru_step_backward,), hidden))
 
 
-def check_gru_backward(gru_forward, gru_backward, hidden=False):
-    """Check gru_backward(dhs, cache) -> (dxs, dh0, dp) on your forward's cache."""
-    _raise_if_failed(run_check("gru_backward", (gru_forward, gru_backward), hidden))
+def check_gru_backward(gru_backward, hidden=False):
+    """Check gru_backward(dhs, cache) -> (dxs, dh0, dp), on caches the check
+    builds (the cache contract: grnn_ref.params), so it is graded whatever your forward does."""
+    _raise_if_failed(run_check("gru_backward", (gru_backward,), hidden))
 
 
 def check_numerical_gradient(numerical_gradient, hidden=False):
@@ -229,6 +235,11 @@ def check_ex03_decay_rate(decay_rate):
 def check_ex07_memory_unit(memory_unit):
     """Exercise 7: the unit whose final cell state holds the marked values."""
     check_answer("ex07_memory_unit", memory_unit)
+
+
+def check_ex07_memory_correlation(memory_correlation):
+    """Exercise 7: the absolute correlation of the memory unit's final cell state with the target."""
+    check_answer("ex07_memory_correlation", memory_correlation)
 
 
 def check_ex07_input_gate_at_marker(input_gate_at_marker):

@@ -18,8 +18,9 @@ Tolerances (RTOL) by the dtype of the case's inputs:
   float32: 1e-3. Machine epsilon is 6e-8; the same sums give err ~ n * eps / FLOOR ~ 1e-4 at
            worst, and a student may compute in float64 and cast back (err ~ 1e-6). Still two
            orders of magnitude below the smallest real mistake.
-A student's output in another dtype than the inputs (e.g. float64 from float32 inputs) is compared
-by value; the contract asks for the input dtype, and the report notes it without failing.
+Dtype. The contract is float32 in, float32 out (and float64 in, float64 out): an output that the
+reference returns in the inputs' dtype must come back in that dtype, or the case fails with a
+message that says so (after its values, which are compared first).
 """
 from dataclasses import dataclass, field
 
@@ -45,12 +46,13 @@ class OutputResult:
     name: str
     expected_shape: tuple
     shape: tuple = None
-    problem: str = None          # "missing", "not_array", "shape", "nonfinite", "values"
+    problem: str = None          # "missing", "not_array", "shape", "nonfinite", "values", "dtype"
     max_err: float = 0.0
     where: tuple = None          # index of the largest error
     yours: float = None
     expected: float = None
-    dtype_note: str = None
+    dtype: str = None            # the student's dtype and the expected one, for "dtype"
+    expected_dtype: str = None
 
     @property
     def ok(self):
@@ -71,6 +73,10 @@ class OutputResult:
             return (f"{self.name} ({shp}) differs from the reference: max relative error "
                     f"{self.max_err:.3g} at index {self.where} (yours {self.yours:.6g}, "
                     f"expected {self.expected:.6g}).")
+        if self.problem == "dtype":
+            return (f"{self.name} has the right values but dtype {self.dtype}; the inputs are "
+                    f"{self.expected_dtype}, and the contract returns the inputs' dtype "
+                    f"({self.expected_dtype} in, {self.expected_dtype} out).")
         return ""
 
 
@@ -99,9 +105,6 @@ class Report:
             lines.append(f"... and {more} more output(s) differ.")
         return "\n".join(lines)
 
-    def notes(self):
-        return [r.dtype_note for r in self.results if r.dtype_note]
-
 
 def _as_array(value):
     if isinstance(value, np.ndarray):
@@ -116,7 +119,12 @@ def _as_array(value):
 
 
 def compare_array(name, student, reference, rtol, input_dtype=None):
-    """Compare one output. Returns an OutputResult."""
+    """Compare one output. Returns an OutputResult. With `input_dtype`, an output the reference
+    returns in that dtype (an array, not a scalar) must have it too."""
+    want_dtype = None
+    if (input_dtype is not None and isinstance(reference, np.ndarray) and reference.ndim
+            and reference.dtype == np.dtype(input_dtype)):
+        want_dtype = np.dtype(input_dtype)
     ref = np.asarray(reference, dtype=np.float64)
     res = OutputResult(name, tuple(ref.shape))
     if student is None:
@@ -130,17 +138,20 @@ def compare_array(name, student, reference, rtol, input_dtype=None):
     if s.shape != ref.shape:
         res.problem = "shape"
         return res
-    if input_dtype is not None and s.dtype.kind == "f" and s.dtype != np.dtype(input_dtype):
-        res.dtype_note = (f"{name} is {s.dtype} but the inputs were {np.dtype(input_dtype)} "
-                          f"(the contract returns the inputs' dtype)")
     s64 = s.astype(np.float64)
     bad = ~np.isfinite(s64)
     if bad.any():
         res.problem = "nonfinite"
         res.where = tuple(int(i) for i in np.argwhere(bad)[0])
         return res
-    if ref.size == 0:
-        return res
+    if ref.size:
+        _compare_values(res, s64, ref, rtol)
+    if res.problem is None and want_dtype is not None and s.dtype != want_dtype:
+        res.problem, res.dtype, res.expected_dtype = "dtype", s.dtype.name, want_dtype.name
+    return res
+
+
+def _compare_values(res, s64, ref, rtol):
     scale = max(float(np.abs(ref).max()), ABS_FLOOR)
     err = np.abs(s64 - ref) / (np.abs(ref) + FLOOR * scale)
     k = int(np.argmax(err))
@@ -151,7 +162,6 @@ def compare_array(name, student, reference, rtol, input_dtype=None):
         res.where = tuple(int(i) for i in idx)
         res.yours = float(s64[idx])
         res.expected = float(ref[idx])
-    return res
 
 
 def compare_outputs(student, reference, rtol, input_dtype=None, names=None):

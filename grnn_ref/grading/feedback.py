@@ -29,25 +29,11 @@ def compare_with_reference(check, case_id, inputs, outputs, secret=None):
     if report.ok:
         return Verdict(True)
     header = f"{check.name} is not right yet: {where}."
-    # A backward is checked on the cache of the student's forward: judge the forward first.
-    forward = [n for n in getattr(check, "forward_outputs", ()) if n in ref]
-    if len(forward) < len(ref) and set(report.failed_names()) & set(forward):
-        forward_name = getattr(check, "forward_name", None)
-        if forward_name and forward_name != check.name:
-            header = (f"{check.name} cannot be checked yet: the forward pass ({forward_name}) "
-                      f"gives wrong outputs on {where}, and the backward is checked on your "
-                      f"forward's cache. Fix {forward_name} first.")
-        else:
-            header = (f"{check.name}: the forward outputs are wrong on {where} (the gradients are "
-                      f"judged once the forward is right).")
     m = misconceptions.diagnose(check.diagnose_as, inputs, outputs, reference_outputs=ref,
                                 rtol=rtol)
     lines = [header, report.describe()]
     if m is not None:
         lines.append(m.message())
-    notes = report.notes()
-    if notes:
-        lines.append("Note: " + "; ".join(notes[:2]) + ".")
     return Verdict(False, "\n".join(lines), m)
 
 

@@ -54,8 +54,8 @@ class ShapeInvalid(Exception):
 
 
 def _catalogue_of(check):
-    """The check whose catalogue applies (a Check's diagnose_as: ex06's torch cell uses the LSTM
-    step backward's)."""
+    """The check whose catalogue applies (a Check's diagnose_as: ex07's gate trace uses
+    lstm_forward's)."""
     return get_check(check).diagnose_as
 
 
@@ -157,29 +157,53 @@ def forward_variant(step=None, params=None, carry_h=True, carry_c=True, store_pr
         else:
             steps = [step_fn(inputs["x"], inputs["h_prev"], inputs.get("c_prev"), p)]
         return _forward_outputs(kind, steps, sequence, store_prev)
+    variant.forward = True
     return variant
 
 
+def _cached_steps(check, inputs):
+    """The Steps a backward check's case describes: from the cache it passes (the check's
+    `caches`), or, for a check without one (ex06's torch cell), from the reference's forward."""
+    kind, sequence = _shape_of(check)
+    c = get_check(_catalogue_of(check))
+    if not hasattr(c, "caches") or c.cache_fields[0] not in inputs:
+        p = _params(inputs)
+        if sequence:
+            return _loop(reference_step(kind), inputs, p)
+        return [reference_step(kind)(inputs["x"], inputs["h_prev"], inputs.get("c_prev"), p)]
+    caches = c.caches(inputs)
+    steps = []
+    for cache in (caches if sequence else [caches]):
+        c_prev = c_next = None
+        if kind == "rnn":
+            h_next = cache.h_next
+        elif kind == "lstm":
+            c_prev, c_next = cache.c_prev, cache.f * cache.c_prev + cache.i * cache.g
+            h_next = cache.o * cache.tanh_c
+        else:
+            h_next = (1 - cache.z) * cache.n + cache.z * cache.h_prev
+        steps.append(Step(kind, cache.x, cache.h_prev, c_prev, cache.p, h_next, c_next, cache))
+    return steps
+
+
 def backward_variant(step_backward=None, carry_dh=True, carry_dc=True, last_upstream_only=False,
-                     param_grads="sum"):
-    """A variant: the outputs of a backward check (the reference's forward outputs, then the
-    gradients) from code whose step backward is `step_backward(Step, dh_next, dc_next)` (default
-    the reference's), and whose BPTT loop may not carry dh or dc from step t+1 to step t
-    (carry_dh, carry_dc), may use only the last upstream gradient dhs[T-1], and may keep only the
-    parameter gradients of the "first" or "last" step instead of their "sum".
+                     param_grads="sum", use_dcs=True):
+    """A variant: the gradients a backward check records, from code whose step backward is
+    `step_backward(Step, dh_next, dc_next)` (default the reference's), and whose BPTT loop may not
+    carry dh or dc from step t+1 to step t (carry_dh, carry_dc), may use only the last upstream
+    gradient dhs[T-1], and may keep only the parameter gradients of the "first" or "last" step
+    instead of their "sum", or may ignore the upstream cell gradients dcs (`use_dcs`). The steps
+    are those of the case's cache (`_cached_steps`).
     """
     def variant(check, inputs):
         kind, sequence = _shape_of(check)
-        p = _params(inputs)
         back = step_backward or reference_step_backward
+        steps = _cached_steps(check, inputs)
         if not sequence:
-            s = reference_step(kind)(inputs["x"], inputs["h_prev"], inputs.get("c_prev"), p)
-            return {**_forward_outputs(kind, [s], False),
-                    **back(s, inputs["dh_next"], inputs.get("dc_next"))}
-        steps = _loop(reference_step(kind), inputs, p)
-        dhs, dcs, T = inputs["dhs"], inputs.get("dcs"), len(steps)
-        dh = np.zeros_like(inputs["h0"])     # flowing back into h_t from step t+1
-        dc = np.zeros_like(inputs["h0"])     # flowing back into c_t from step t+1 (LSTM)
+            return back(steps[0], inputs["dh_next"], inputs.get("dc_next"))
+        dhs, dcs, T = inputs["dhs"], inputs.get("dcs") if use_dcs else None, len(steps)
+        dh = np.zeros_like(dhs[0])     # flowing back into h_t from step t+1
+        dc = np.zeros_like(dhs[0])     # flowing back into c_t from step t+1 (LSTM)
         dxs, grads = [None] * T, [None] * T
         for t in reversed(range(T)):
             upstream = dhs[t] if t == T - 1 or not last_upstream_only else np.zeros_like(dh)
@@ -189,7 +213,7 @@ def backward_variant(step_backward=None, carry_dh=True, carry_dc=True, last_upst
                 dc_in = dc_upstream + dc if carry_dc else dc_upstream
             grads[t] = back(steps[t], upstream + dh if carry_dh else upstream, dc_in)
             dxs[t], dh, dc = grads[t]["dx"], grads[t]["dh_prev"], grads[t].get("dc_prev")
-        out = {**_forward_outputs(kind, steps, True), "dxs": np.stack(dxs), "dh0": dh}
+        out = {"dxs": np.stack(dxs), "dh0": dh}
         if kind == "lstm":
             out["dc0"] = dc
         kept = {"sum": grads, "first": grads[:1], "last": grads[-1:]}[param_grads]
@@ -204,7 +228,7 @@ def gradients_variant(change):
     replaced by change(grads, B, H) (a dict of the gradients it changes)."""
     def variant(check, inputs):
         out = backward_variant()(check, inputs)
-        B = inputs["x" if "x" in inputs else "xs"].shape[-2]
+        B = inputs["x"].shape[-2]
         return {**out, **change({n: out[n] for n in GRAD_NAMES}, B, inputs["W_hh"].shape[1])}
     return variant
 
@@ -378,8 +402,18 @@ _ALL = {k: _FWD[k] + _BWD[k] for k in _KINDS}
 _SEQ = {k: (f"{k}_forward", f"{k}_backward") for k in _KINDS}
 
 
+_BACKWARD_CHECKS = {c for k in _KINDS for c in _BWD[k]}
+_LSTM_STEP = {"lstm_step_forward", "lstm_step_backward"}
+
+
 def _add(id, title, fix, checks, variant):
-    CATALOG.append(Misconception(id, title, fix, tuple(checks), variant))
+    checks = tuple(checks)
+    if getattr(variant, "forward", False):
+        # the backward checks run on caches they build: a forward mistake cannot reach them
+        checks = tuple(c for c in checks if c not in _BACKWARD_CHECKS)
+    if _LSTM_STEP & set(checks):
+        checks += ("torch_lstm_cell",)   # ex06's cell runs the LSTM step forward and backward
+    CATALOG.append(Misconception(id, title, fix, checks, variant))
 
 
 # --- forward mistakes shared by the three cells: changed parameters, a changed loop
@@ -555,6 +589,9 @@ for _k in _KINDS:
          "the parameter gradients are not summed over time: only the last step's (t = T-1) remain",
          "the same weights are used at every step, so add each step's dp into running totals.",
          (f"{_k}_backward",), backward_variant(param_grads="last"))
+_add("lstm_bptt_ignores_dcs", "the upstream cell-state gradients dcs are ignored",
+     "when dcs is given, the gradient reaching c_t is dcs[t] plus what flows back from step t+1.",
+     ("lstm_backward",), backward_variant(use_dcs=False))
 _add("lstm_bptt_no_dc_carry",
      "BPTT does not carry the cell-state gradient: dc_prev of step t+1 is dropped",
      "carry dc like dh: at step t use dc = dcs[t] (or 0) + the dc_prev returned by step t+1.",

@@ -94,6 +94,6 @@ def ex07_analysis():
     corr = [abs(np.corrcoef(tr["cs"][-1][:, u], ys[:, 0])[0, 1]) for u in range(H)]
     unit = int(np.argmax(corr))
     marked = xs[:, :, 1] == 1
-    return {"ex07_memory_unit": unit,
+    return {"ex07_memory_unit": unit, "ex07_memory_correlation": float(corr[unit]),
             "ex07_input_gate_at_marker": float(tr["i"][:, :, unit][marked].mean()),
             "ex07_time_constant": float(1 / (1 - tr["f"][:, :, unit].mean()))}

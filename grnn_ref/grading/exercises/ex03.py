@@ -108,16 +108,19 @@ def _decay_rate():
     return ex03_decay_rate()
 
 
-register(JacobianCheck("rnn_jacobian", ("J",), (size(B=2, H=3), size(B=1, H=4)),
+register(JacobianCheck("rnn_jacobian", ("J",),
+                       (size(B=2, H=3), size(B=1, H=4), size(B=2, H=2, dtype="float32")),
                        (size(B=3, H=5), size(B=1, H=1), size(B=2, H=6, dtype="float32")),
                        kind="rnn"))
 register(JacobianNormsCheck("jacobian_norms", ("norms",),
-                            (size(T=4, B=2, H=3), size(T=3, B=1, H=4)),
+                            (size(T=4, B=2, H=3), size(T=3, B=1, H=4), size(T=1, B=3, H=2),
+                             size(T=3, B=2, H=2, dtype="float32")),
                             (size(T=1, B=2, H=3), size(T=6, B=3, H=5),
                              size(T=5, B=1, H=2, dtype="float32")), kind="rnn"))
-register(BoundCheck("gradient_bound", ("bound",), (size(T=5, H=4), size(T=3, H=3)),
+register(BoundCheck("gradient_bound", ("bound",), (size(T=5, H=4), size(T=3, H=3), size(T=1, H=2)),
                     (size(T=1, H=5), size(T=8, H=6)), kind="rnn"))
-register(ClipCheck("clip_gradients", GRAD_NAMES, (size(H=3, ratio=0.5), size(H=4, ratio=2.0)),
+register(ClipCheck("clip_gradients", GRAD_NAMES, (size(H=3, ratio=0.5), size(H=4, ratio=2.0),
+                                                     size(H=2, ratio=0.3, dtype="float32")),
                    (size(H=5, ratio=0.1), size(H=2, ratio=1.5), size(H=3, ratio=0.7, dtype="float32")),
                    kind="rnn",
                    # clipping as torch does it, max_norm / (norm + 1e-6), differs from the exact

@@ -2,23 +2,26 @@
 adding problem. torch is imported only when a check runs (the grading kernel allows it for ex06)."""
 import numpy as np
 
-from grnn_ref.grading.cases import GRAD_NAMES, BadOutput, Check, Verdict, register, tuple_of
+from grnn_ref.grading.cases import (GRAD_NAMES, BadOutput, Check, Verdict, params_of, register,
+                                    tuple_of)
 from grnn_ref.grading.cells import CELL_CHECKS, STEP_HIDDEN, STEP_VISIBLE
 from grnn_ref.tasks import ADDING_BASELINE_MSE, adding_problem
 
-_LSTM_STEP_BACKWARD = CELL_CHECKS["lstm_step_backward"]
+_LSTM_STEP_FORWARD = CELL_CHECKS["lstm_step_forward"]
 _TORCH_NAMES = (("weight_ih", "W_ih"), ("weight_hh", "W_hh"), ("bias_ih", "b_ih"), ("bias_hh", "b_hh"))
 
 
 class TorchLSTMCellCheck(Check):
     """The student's cell class is built with (D, H), gets the case's weights through
-    load_state_dict (torch.nn.LSTMCell's names), runs forward and backward with autograd; its
-    outputs and gradients are those of lstm_step_backward's cases."""
+    load_state_dict (torch.nn.LSTMCell's names), runs forward and backward with autograd: one
+    LSTM step's states and gradients, on lstm_step_forward's inputs and upstream gradients."""
     family = "torch_cell"
-    forward_outputs = _LSTM_STEP_BACKWARD.forward_outputs
 
     def build(self, shape, rng):
-        return _LSTM_STEP_BACKWARD.build(shape, rng)
+        inputs = _LSTM_STEP_FORWARD.build(shape, rng)
+        for name in ("dh_next", "dc_next"):
+            inputs[name] = rng.standard_normal(inputs["h_prev"].shape).astype(shape["dtype"])
+        return inputs
 
     def call(self, fns, inputs):
         import torch
@@ -47,7 +50,13 @@ class TorchLSTMCellCheck(Check):
         return outputs
 
     def reference(self, inputs):
-        return _LSTM_STEP_BACKWARD.reference(inputs)
+        from grnn_ref.lstm import lstm_step_backward, lstm_step_forward
+
+        h_next, c_next, cache = lstm_step_forward(inputs["x"], inputs["h_prev"], inputs["c_prev"],
+                                                  params_of(inputs))
+        dx, dh_prev, dc_prev, dp = lstm_step_backward(inputs["dh_next"], inputs["dc_next"], cache)
+        return {"h_next": h_next, "c_next": c_next, "dx": dx, "dh_prev": dh_prev,
+                "dc_prev": dc_prev, **dict(zip(GRAD_NAMES, dp))}
 
 
 # A trained adding-problem model passes if its MSE on fresh sequences is below this: under a third
@@ -97,7 +106,9 @@ class AddingModelCheck(Check):
                               f"last step.")
 
 
-register(TorchLSTMCellCheck("torch_lstm_cell", _LSTM_STEP_BACKWARD.outputs, STEP_VISIBLE,
-                            STEP_HIDDEN, kind="lstm", diagnose_as="lstm_step_backward"))
+register(TorchLSTMCellCheck("torch_lstm_cell",
+                            ("h_next", "c_next", "dx", "dh_prev", "dc_prev") + GRAD_NAMES,
+                            STEP_VISIBLE,
+                            STEP_HIDDEN, kind="lstm"))
 register(AddingModelCheck("adding_model", ("y_pred",), ({"dtype": "float32"},),
                           ({"dtype": "float32"},)))

@@ -37,5 +37,8 @@ def _analysis(key):
 register(GateTraceCheck("lstm_gate_trace", ("hs", "cs", "i", "f", "g", "o"), SEQ_VISIBLE,
                         SEQ_HIDDEN, kind="lstm", diagnose_as="lstm_forward"))
 register(AnswerCheck("ex07_memory_unit", _analysis("ex07_memory_unit"), 0))
+# The correlation itself tells the cell state (0.943) from the hidden state (0.940) and the
+# absolute value from the signed one (the memory unit's correlation is negative).
+register(AnswerCheck("ex07_memory_correlation", _analysis("ex07_memory_correlation"), 1e-3))
 register(AnswerCheck("ex07_input_gate_at_marker", _analysis("ex07_input_gate_at_marker"), 0.02))
 register(AnswerCheck("ex07_time_constant", _analysis("ex07_time_constant"), 0.03))
