@@ -3,6 +3,7 @@ import hashlib
 import os
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -89,3 +90,37 @@ def test_a_fresh_clone_does_not_reinstall_the_venv(tmp_path):
     proc = subprocess.run(["make", "-C", str(REPO), "-q", "venv"], capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0, "make would reinstall the venv: " + proc.stdout + proc.stderr
+
+
+def test_xdist_groups_keep_their_tests_on_one_worker(tmp_path):
+    """`make test` relies on --dist loadgroup: one worker builds the site, grades the hostile
+    class, ... while the other runs the rest. Run a small suite with this conftest and check
+    that a group's tests ran in one process, with its module fixture set up once."""
+    import shutil
+
+    shutil.copy(Path(__file__).with_name("conftest.py"), tmp_path / "conftest.py")
+    (tmp_path / "test_grouped.py").write_text(
+        "import os, pytest\n"
+        "pytestmark = pytest.mark.xdist_group('g')\n"
+        "SETUPS = []\n"
+        "@pytest.fixture(scope='module')\n"
+        "def fx():\n"
+        "    SETUPS.append(1)\n"
+        "    return os.getpid()\n"
+        "@pytest.mark.parametrize('i', range(6))\n"
+        "def test_in_group(fx, i):\n"
+        "    with open('pids.txt', 'a') as f:\n"
+        "        f.write(f'{fx} {os.getpid()} {len(SETUPS)}\\n')\n")
+    (tmp_path / "test_other.py").write_text(
+        "import pytest, time\n"
+        "@pytest.mark.parametrize('i', range(12))\n"
+        "def test_other(i):\n"
+        "    time.sleep(0.02)\n")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "2", "--dist", "loadgroup",
+                           "-p", "no:cacheprovider", str(tmp_path)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = [line.split() for line in (tmp_path / "pids.txt").read_text().splitlines()]
+    assert len(rows) == 6
+    assert len({pid for _, pid, _ in rows}) == 1, rows       # one worker ran the group
+    assert {setups for _, _, setups in rows} == {"1"}, rows  # and set the fixture up once
