@@ -1,6 +1,7 @@
 """Known mistakes, recognised by comparing a student's outputs with those of code with the mistake.
 
-Each `Misconception` has an id, a title that names the mistake, a fix (one or two sentences) and a
+Each `Misconception` has an id, a title that names the mistake, a fix (one to three sentences: the
+concept, the equation and the symptom, not the code) and a
 `variant(check, inputs) -> {output name: array}`: the outputs of code with exactly that mistake on
 a case. `diagnose` runs the variants that apply to a failed check and returns the first one the
 student's outputs match (and the correct outputs do not). Nothing here reads the student's source.
@@ -38,7 +39,8 @@ from grnn_ref.params import Params
 
 @dataclass(frozen=True)
 class Misconception:
-    """A known mistake: `title` names it, `fix` says how to correct it."""
+    """A known mistake: `title` names it, `fix` says how to correct it by naming the concept, the
+    equation (in words or maths, in the book's symbols) and the symptom, never the line to type."""
     id: str
     title: str
     fix: str
@@ -420,42 +422,58 @@ def _add(id, title, fix, checks, variant):
 for _k in _KINDS:
     _W = "" if _k == "rnn" else " (for each gate's block of W_hh)"
     _add(f"{_k}_W_hh_not_transposed",
-         f"W_hh is used without transposing: h_prev @ W_hh instead of h_prev @ W_hh.T{_W}",
-         "PyTorch stores weights as (out_features, in_features), so the hidden term is "
-         "h_prev @ p.W_hh.T (the same for W_ih: x @ p.W_ih.T).",
+         f"W_hh is used as stored, without its transpose{_W}",
+         "PyTorch stores a weight as (out_features, in_features), so with one example per row the "
+         "hidden term of the pre-activation is h_{t-1} W_hh^T (chapter 1's batch form; the same "
+         "holds for W_ih). Symptom: no shape error warns you, because every H-row block of W_hh is "
+         "square; only the values are wrong.",
          _ALL[_k], forward_variant(params=not_transposed("W_hh")))
     _add(f"{_k}_W_ih_not_transposed",
-         "W_ih is used without transposing: x @ W_ih instead of x @ W_ih.T",
-         "PyTorch stores weights as (out_features, in_features): use x @ p.W_ih.T.",
+         "W_ih is used as stored, without its transpose",
+         "PyTorch stores W_ih as (out_features, in_features), so with one example per row the "
+         "input term is x_t W_ih^T, of shape (B, D) times (D, out) = (B, out). Symptom: a shape "
+         "error whenever D != H, and wrong values when D = H.",
          _ALL[_k], forward_variant(params=not_transposed("W_ih")))
     _add(f"{_k}_no_transpose",
-         "neither W_ih nor W_hh is transposed (x @ W_ih + h_prev @ W_hh)",
-         "PyTorch stores weights as (out_features, in_features): use x @ p.W_ih.T + h_prev @ p.W_hh.T.",
+         "neither W_ih nor W_hh is transposed",
+         "PyTorch stores weights as (out_features, in_features): with one example per row both "
+         "terms multiply by the transpose, x_t W_ih^T and h_{t-1} W_hh^T. Check the shape of each "
+         "product: it must hold for any D and H, not only when D = H.",
          _ALL[_k], forward_variant(params=not_transposed("W_ih", "W_hh")))
     _add(f"{_k}_missing_b_hh", "the hidden bias b_hh is missing",
-         "PyTorch adds two biases: x @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh; add p.b_hh.",
+         "PyTorch's pre-activation has two biases, one on the input side (b_ih) and one on the "
+         "hidden side (b_hh), both added before the nonlinearity (the cell's equations). Symptom: "
+         "your outputs are off by a shift inside the nonlinearity that does not depend on the "
+         "input.",
          _ALL[_k], forward_variant(params=without("b_hh")))
     _add(f"{_k}_missing_b_ih", "the input bias b_ih is missing",
-         "PyTorch adds two biases: x @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh; add p.b_ih.",
+         "PyTorch's pre-activation has two biases, one on the input side (b_ih) and one on the "
+         "hidden side (b_hh), both added before the nonlinearity (the cell's equations). Symptom: "
+         "your outputs are off by a shift inside the nonlinearity that does not depend on the "
+         "input.",
          _ALL[_k], forward_variant(params=without("b_ih")))
     _add(f"{_k}_missing_biases", "both biases (b_ih and b_hh) are missing",
-         "add p.b_ih to the input term and p.b_hh to the hidden term.",
+         "the pre-activation is the sum of the input term, the hidden term and both biases, b_ih "
+         "and b_hh (the cell's equations). Symptom: right only when the biases are zero.",
          _ALL[_k], forward_variant(params=without("b_ih", "b_hh")))
     _add(f"{_k}_state_not_carried",
          "the hidden state is not carried between steps: every step starts again from h0",
-         "inside the loop, feed the state you just computed into the next step "
-         "(h = step(xs[t], h, ...)), not h0.",
+         "the recurrence: step t starts from the state h_{t-1} that step t-1 produced, and only "
+         "the first step starts from h0. Symptom: hs[0] is right and every later step is wrong.",
          _SEQ[_k], forward_variant(carry_h=False, carry_c=False))
     _add(f"{_k}_stores_previous_state",
          "hs[t] stores the state before step t (h_{t-1}) instead of the new state h_t",
-         "store the output of step t: compute h = step(xs[t], h, ...) first, then hs[t] = h.",
+         "hs holds h_1, ..., h_T, the state after each step (as torch.nn's output), not "
+         "h_0, ..., h_{T-1}. Symptom: your hs[0] is h0 and your hs[t] is the right hs[t-1].",
          _SEQ[_k], forward_variant(store_prev=True))
 
 # --- RNN forward
-_add("rnn_sigmoid", "sigmoid is used instead of tanh", "the simple RNN's nonlinearity is tanh: "
-     "h_next = np.tanh(a).", _ALL["rnn"], forward_variant(rnn_step(_sigmoid)))
+_add("rnn_sigmoid", "sigmoid is used instead of tanh", "the simple RNN's nonlinearity is tanh "
+     "(chapter 1's step equation), whose values lie in (-1, 1). Symptom: your states are never "
+     "negative.", _ALL["rnn"], forward_variant(rnn_step(_sigmoid)))
 _add("rnn_no_tanh", "the tanh is missing (h_next is the pre-activation)",
-     "apply the nonlinearity: h_next = np.tanh(x @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh).",
+     "the new state is the tanh of the pre-activation, h_t = tanh(a_t) (chapter 1). Symptom: "
+     "your states are linear in the inputs and not confined to (-1, 1).",
      _ALL["rnn"], forward_variant(rnn_step(_identity)))
 
 # --- LSTM forward
@@ -465,27 +483,38 @@ for _perm in itertools.permutations("ifgo"):
         continue
     _add(f"lstm_gate_order_{_order}",
          f"the gate blocks are read in the order ({', '.join(_order)}) instead of PyTorch's (i, f, g, o)",
-         "rows 0:H of W_ih/W_hh/b are the input gate i, H:2H the forget gate f, 2H:3H the "
-         "candidate g, 3H:4H the output gate o.",
+         "PyTorch stacks the four gate blocks by rows in the order i, f, g, o: the first H rows of "
+         "W_ih, W_hh and the biases belong to the input gate, the next H to the forget gate, then "
+         "the candidate, then the output gate (the notation page). Symptom: wrong values even "
+         "when each gate's formula is right.",
          _ALL["lstm"], forward_variant(params=gate_order(_order, "ifgo")))
-_add("lstm_no_cell_tanh", "the tanh on the cell state is missing: h_next = o * c_next",
-     "the output is h_next = o * np.tanh(c_next).", _ALL["lstm"],
+_add("lstm_no_cell_tanh", "the tanh on the cell state is missing (h_t = o_t * c_t)",
+     "the output squashes the new cell state before the output gate scales it, "
+     "h_t = o_t * tanh(c_t) (chapter 4). Symptom: c_next is right, h_next is not and can leave "
+     "(-1, 1).", _ALL["lstm"],
      forward_variant(lstm_step(cell=_identity)))
 _add("lstm_cell_sigmoid", "sigmoid instead of tanh on the cell state in h_next",
-     "the output is h_next = o * np.tanh(c_next).", _ALL["lstm"],
+     "the output is h_t = o_t * tanh(c_t) (chapter 4): the cell state goes through tanh, values "
+     "in (-1, 1). Symptom: c_next is right and h_next is never negative.", _ALL["lstm"],
      forward_variant(lstm_step(cell=_sigmoid)))
 _add("lstm_candidate_sigmoid", "sigmoid is used for the candidate g instead of tanh",
-     "the candidate is g = np.tanh(...) (values in (-1, 1), so the cell can decrease); only i, f, "
-     "o are sigmoids.", _ALL["lstm"], forward_variant(lstm_step(candidate=_sigmoid)))
+     "the candidate g_t is a tanh of its pre-activation, with values in (-1, 1), so that a write "
+     "can decrease the cell as well as increase it; only i, f and o are sigmoids (chapter 4). "
+     "Symptom: your writes i_t * g_t are never negative.",
+     _ALL["lstm"], forward_variant(lstm_step(candidate=_sigmoid)))
 _add("lstm_candidate_linear", "the candidate g has no tanh",
-     "the candidate is g = np.tanh(...) of its pre-activation block.",
+     "the candidate g_t is the tanh of its block of the pre-activation (chapter 4). Symptom: "
+     "the values written into the cell are not confined to (-1, 1).",
      _ALL["lstm"], forward_variant(lstm_step(candidate=_identity)))
-_add("lstm_h_from_c_prev", "h_next uses the previous cell state: o * tanh(c_prev)",
-     "compute c_next first, then h_next = o * np.tanh(c_next).",
+_add("lstm_h_from_c_prev", "h_next is computed from the previous cell state c_{t-1} instead of c_t",
+     "the order of the two updates: first the new cell state c_t, then the output h_t from c_t "
+     "(chapter 4). Symptom: c_next is right and h_next is not.",
      _ALL["lstm"], forward_variant(lstm_step(h_from_c_prev=True)))
 _add("lstm_cell_not_carried",
      "the cell state is not carried between steps: every step starts again from c0",
-     "feed the c you just computed into the next step (h, c = step(xs[t], h, c, p)), not c0.",
+     "the cell state is carried like the hidden state: step t starts from the c_{t-1} that "
+     "step t-1 produced, only the first step from c0. Symptom: cs[0] is right, later steps "
+     "are not.",
      _SEQ["lstm"], forward_variant(carry_c=False))
 
 # --- GRU forward
@@ -495,110 +524,157 @@ for _perm in itertools.permutations("rzn"):
         continue
     _add(f"gru_gate_order_{_order}",
          f"the gate blocks are read in the order ({', '.join(_order)}) instead of PyTorch's (r, z, n)",
-         "rows 0:H of W_ih/W_hh/b are the reset gate r, H:2H the update gate z, 2H:3H the "
-         "candidate n.", _ALL["gru"], forward_variant(params=gate_order(_order, "rzn")))
+         "PyTorch stacks the three gate blocks by rows in the order r, z, n: the first H rows of "
+         "W_ih, W_hh and the biases belong to the reset gate, the next H to the update gate, the "
+         "last H to the candidate (the notation page). Symptom: wrong values even when each "
+         "gate's formula is right.", _ALL["gru"], forward_variant(params=gate_order(_order, "rzn")))
 _add("gru_update_flipped",
-     "the update gate is applied the wrong way round: h' = z * n + (1 - z) * h "
+     "the update gate is applied the wrong way round, z_t weighting the candidate "
      "(Chung et al.'s convention)",
-     "PyTorch keeps the old state where z is 1: h_next = (1 - z) * n + z * h_prev.",
+     "in PyTorch's convention z_t = 1 keeps the old state: h_t = (1 - z_t) * n_t + z_t * h_{t-1} "
+     "(chapter 5). Symptom: your state follows the candidate where the gate says hold.",
      _ALL["gru"], forward_variant(gru_step(flipped_update=True)))
 _add("gru_reset_before_matrix",
-     "the reset gate is applied before the matrix, (r * h) @ W_hn.T + b_hn (Cho et al. 2014)",
-     "PyTorch applies it after: n = tanh(x @ W_in.T + b_in + r * (h_prev @ W_hn.T + b_hn)).",
+     "the reset gate is applied to h_{t-1} before the matrix product (Cho et al. 2014's form)",
+     "PyTorch applies r_t after the product, to W_hn h_{t-1} + b_hn, inside the candidate's tanh "
+     "(chapter 5). Symptom: the two forms agree only where r_t = 1.",
      _ALL["gru"], forward_variant(gru_step(reset="before")))
 _add("gru_b_hn_outside_reset",
-     "b_hn is added outside the reset gate: r * (h @ W_hn.T) + b_hn",
-     "in PyTorch b_hn is inside: n = tanh(x @ W_in.T + b_in + r * (h_prev @ W_hn.T + b_hn)).",
+     "b_hn is added outside the reset gate's product",
+     "in PyTorch the reset gate scales W_hn h_{t-1} + b_hn, bias included, which is why the "
+     "GRU's two candidate biases are not interchangeable (chapter 5). Symptom: right only where "
+     "r_t = 1 or b_hn = 0.",
      _ALL["gru"], forward_variant(gru_step(reset="bias_outside")))
 _add("gru_no_reset", "the reset gate is not used in the candidate",
-     "multiply the hidden part of the candidate by r: n = tanh(x @ W_in.T + b_in + "
-     "r * (h_prev @ W_hn.T + b_hn)).", _ALL["gru"], forward_variant(gru_step(reset="none")))
+     "the reset gate r_t scales the hidden part of the candidate, W_hn h_{t-1} + b_hn, before "
+     "the input part is added (chapter 5's candidate equation). Symptom: right only where "
+     "r_t = 1.", _ALL["gru"], forward_variant(gru_step(reset="none")))
 _add("gru_candidate_sigmoid", "sigmoid is used for the candidate n instead of tanh",
-     "the candidate is n = np.tanh(...); only r and z are sigmoids.",
+     "the candidate n_t is a tanh, with values in (-1, 1); only r and z are sigmoids "
+     "(chapter 5). Symptom: your candidate is never negative.",
      _ALL["gru"], forward_variant(gru_step(candidate=_sigmoid)))
 _add("gru_update_flipped_reset_before",
      "two convention mix-ups: the update gate the wrong way round and the reset gate before the matrix",
-     "follow PyTorch: n = tanh(x @ W_in.T + b_in + r * (h_prev @ W_hn.T + b_hn)) and "
-     "h_next = (1 - z) * n + z * h_prev.", _ALL["gru"],
+     "follow PyTorch's GRU (chapter 5): z_t = 1 keeps the old state, and the reset gate scales "
+     "W_hn h_{t-1} + b_hn after the matrix product.", _ALL["gru"],
      forward_variant(gru_step(reset="before", flipped_update=True)))
 
 # --- backward mistakes inside one step (they also show in the sequence backward that calls it)
-_add("rnn_no_tanh_derivative", "the tanh derivative is missing: da = dh_next",
-     "multiply by tanh'(a) = 1 - h_next**2: da = dh_next * (1 - h_next**2).",
+_add("rnn_no_tanh_derivative",
+     "the tanh derivative is missing (the gradient passes tanh unchanged)",
+     "local derivative times upstream gradient (chapter 2): the gradient of a_t is that of h_t "
+     "times tanh'(a_t) = 1 - h_t^2, elementwise, from the stored output. Symptom: every gradient "
+     "is too large where |h_next| is near 1.",
      _BWD["rnn"], backward_variant(rnn_step_backward(derivative="missing")))
-_add("rnn_derivative_of_h_prev", "tanh' is evaluated at h_prev: da = dh_next * (1 - h_prev**2)",
-     "the derivative belongs to this step's output: da = dh_next * (1 - h_next**2).",
+_add("rnn_derivative_of_h_prev", "tanh' is evaluated at the previous state h_{t-1} instead of h_t",
+     "the tanh being differentiated is this step's, h_t = tanh(a_t), so its derivative "
+     "1 - h_t^2 uses this step's output, not the state the step started from (chapter 2).",
      _BWD["rnn"], backward_variant(rnn_step_backward(derivative="at_h_prev")))
-_add("rnn_derivative_not_squared", "tanh' is written 1 - h instead of 1 - h**2",
-     "d tanh(a)/da = 1 - tanh(a)**2: da = dh_next * (1 - h_next**2).",
+_add("rnn_derivative_not_squared", "tanh' is taken as 1 - h instead of 1 - h^2",
+     "d tanh(a)/da = 1 - tanh(a)^2 (chapter 2). Symptom: the error is largest where h_next is "
+     "negative.",
      _BWD["rnn"], backward_variant(rnn_step_backward(derivative="not_squared")))
-_add("rnn_dh_prev_transposed", "dh_prev is computed with W_hh.T: da @ W_hh.T",
-     "h_prev entered as h_prev @ W_hh.T, so its gradient is da @ p.W_hh.",
+_add("rnn_dh_prev_transposed",
+     "dh_prev multiplies by the transpose of W_hh: one transpose too many",
+     "h_{t-1} entered the forward through h_{t-1} W_hh^T. The shape check cannot tell the two "
+     "orders apart because W_hh is square: derive one entry instead, "
+     "a[b, j] = sum_k h_prev[b, k] W_hh[j, k], and differentiate it with respect to h_prev[b, k].",
      _BWD["rnn"], backward_variant(rnn_step_backward(dh_prev_transposed=True)))
 _add("rnn_dW_hh_uses_h_next", "dW_hh is computed from h_next instead of h_prev",
-     "W_hh multiplied h_prev in the forward: dW_hh = da.T @ h_prev.",
+     "a weight's gradient pairs the gradient of the pre-activation with the array the weight "
+     "multiplied in the forward, and W_hh multiplied h_{t-1}, the state the step started from "
+     "(chapter 2's sum-over-uses rule, applied as for W_ih).",
      _BWD["rnn"], backward_variant(rnn_step_backward(dW_hh_from_h_next=True)))
-_add("lstm_dc_ignores_dh", "the cell gradient ignores the path through h_next: dc = dc_next only",
-     "c_next also reaches the loss through h_next = o * tanh(c_next): "
-     "dc = dc_next + dh_next * o * (1 - tanh(c_next)**2).",
+_add("lstm_dc_ignores_dh",
+     "the gradient reaching c_t ignores the path through h_t (only dc_next is used)",
+     "c_t is used twice, in c_{t+1} and in h_t = o_t * tanh(c_t): by the sum-over-uses rule its "
+     "gradient is dc_next plus what comes back through h_t, which passes the output gate and the "
+     "tanh (chapter 4). Symptom: dc_prev is wrong, and of the gates' gradients only the output "
+     "gate's block is right.",
      _BWD["lstm"], backward_variant(lstm_step_backward(cell_gradient="ignores_dh")))
 _add("lstm_dc_ignores_dc_next", "the upstream cell gradient dc_next is dropped",
-     "add the gradient arriving at c_next: dc = dc_next + dh_next * o * (1 - tanh(c_next)**2).",
+     "dc_next is the gradient reaching c_t from outside the step; by the sum-over-uses rule "
+     "the total gradient of c_t is dc_next plus what comes back through h_t (chapter 4). "
+     "Symptom: right when dc_next is zero, wrong otherwise.",
      ("lstm_step_backward",), backward_variant(lstm_step_backward(cell_gradient="ignores_dc_next")))
 _add("lstm_no_tanh_derivative_c", "the derivative of tanh(c_next) is missing in dc",
-     "dc = dc_next + dh_next * o * (1 - tanh(c_next)**2).",
+     "on the path through h_t = o_t * tanh(c_t) the gradient passes a tanh, so it is multiplied "
+     "by tanh'(c_t) = 1 - tanh(c_t)^2; the cache keeps tanh(c_t) for this (chapter 4).",
      _BWD["lstm"], backward_variant(lstm_step_backward(cell_gradient="no_tanh_derivative")))
 _add("lstm_dc_prev_without_f", "dc_prev is not multiplied by the forget gate",
-     "c_next = f * c_prev + i * g, so dc_prev = dc * f.",
+     "c_t = f_t * c_{t-1} + i_t * g_t, so along the cell path the local derivative of c_t with "
+     "respect to c_{t-1} is f_t, elementwise (chapter 4's constant error carousel). Symptom: "
+     "only dc_prev is wrong, too large in magnitude.",
      _BWD["lstm"], backward_variant(lstm_step_backward(dc_prev_times_f=False)))
-_add("gru_no_direct_path", "dh_prev misses the direct path z * dh_next",
-     "h_prev enters h_next = (1 - z) * n + z * h_prev directly: add dh_next * z to dh_prev.",
+_add("gru_no_direct_path", "dh_prev misses the direct path through z_t * h_{t-1}",
+     "h_{t-1} reaches h_t by three routes (chapter 5): directly, through the term "
+     "z_t * h_{t-1}, through the gates and through the candidate; its gradient is the sum over "
+     "the three, and the direct route's local derivative is z_t. Symptom: only dh_prev is "
+     "wrong.",
      _BWD["gru"], backward_variant(gru_step_backward(direct_path=False)))
-_add("gru_no_r_in_dhn", "the gradient of W_hn h + b_hn forgets the reset gate",
-     "n's pre-activation holds r * (W_hn h + b_hn): its gradient there is da_n * r.",
+_add("gru_no_r_in_dhn", "the gradient of W_hn h_{t-1} + b_hn forgets the reset gate",
+     "the candidate's pre-activation contains the product r_t * (W_hn h_{t-1} + b_hn), so the "
+     "gradient reaching the second factor is multiplied by the first, r_t (product rule, "
+     "chapter 5). Symptom: dx, dW_ih and db_ih are right; dh_prev and the candidate's blocks of "
+     "dW_hh and db_hh are not.",
      _BWD["gru"], backward_variant(gru_step_backward(r_in_dhn=False)))
 
 # --- backward mistakes: changed gradients, a changed BPTT loop
 for _k in _KINDS:
-    _add(f"{_k}_dW_hh_transposed", "dW_hh is transposed (h_prev.T @ da instead of da.T @ h_prev)",
-         "a weight of shape (out, in) gets da.T @ input, of the same shape (out, in).",
+    _add(f"{_k}_dW_hh_transposed", "dW_hh is transposed",
+         "a gradient has the shape and the layout of its array: W_hh is stored (out, in), so "
+         "entry [j, k] of its gradient sums, over the batch, the pre-activation gradient of "
+         "output unit j times input k. Symptom: for a square block the shape is right and only "
+         "the values show the mistake.",
          _BWD[_k], gradients_variant(
              lambda grads, B, H: {"dW_hh": _transposed_blocks(grads["dW_hh"], H)}))
     _add(f"{_k}_grads_averaged", "the parameter gradients are averaged over the batch",
-         "the loss is a sum over the batch, so sum the gradients over the batch axis (no / B).",
+         "the loss is a sum over the batch (chapter 2), so each parameter gradient is a sum over "
+         "the B examples, not a mean. Symptom: your parameter gradients are exactly 1/B of the "
+         "right ones.",
          _BWD[_k], gradients_variant(lambda grads, B, H: {n: g / B for n, g in grads.items()}))
     _add(f"{_k}_db_hh_missing", "the gradient of b_hh is zero (b_hh's gradient is missing)",
-         "both biases are added to the pre-activation, so db_hh gets the same sum of da as db_ih.",
+         "b_hh is added to the hidden side of the pre-activation, so its gradient is that side's "
+         "gradient summed over the batch, like b_ih's on the input side (chapter 2).",
          _BWD[_k], gradients_variant(lambda grads, B, H: {"db_hh": np.zeros_like(grads["db_hh"])}))
     _add(f"{_k}_bptt_no_carry",
          "BPTT drops the gradient from later steps: each step gets only dhs[t]",
-         "keep a running gradient dh: at step t call the step backward with dhs[t] + dh, where dh "
-         "is the dh_prev returned by step t+1.",
+         "chapter 2's recursion: the gradient reaching h_t is its upstream gradient dhs[t] plus "
+         "what step t+1 sends back to its h_prev, carried from each step to the one before. "
+         "Symptom: the last step's dxs are right, the earlier ones are not.",
          (f"{_k}_backward",), backward_variant(carry_dh=False, carry_dc=False))
     _add(f"{_k}_bptt_last_only",
          "BPTT uses only the last step's upstream gradient dhs[T-1] (the other dhs[t] are ignored)",
-         "every output hs[t] receives its own upstream gradient: at step t use dhs[t] + dh.",
+         "the loss is a sum of per-step terms, so every output hs[t] has its own upstream "
+         "gradient dhs[t], which adds to what comes back from step t+1 (chapter 2). Symptom: "
+         "right only when dhs is zero before the last step.",
          (f"{_k}_backward",), backward_variant(last_upstream_only=True))
     _add(f"{_k}_params_not_summed_first",
          "the parameter gradients are not summed over time: only the first step's (t = 0) remain "
          "(overwritten in the loop)",
-         "the same weights are used at every step, so add each step's dp into running totals "
-         "(dW_ih += ..., and so on) instead of assigning.",
+         "the same weights are used at every step, so by the sum-over-uses rule their gradient "
+         "is the sum of every step's share (chapter 2). Symptom: your parameter gradients are "
+         "the first step's share alone.",
          (f"{_k}_backward",), backward_variant(param_grads="first"))
     _add(f"{_k}_params_not_summed_last",
          "the parameter gradients are not summed over time: only the last step's (t = T-1) remain",
-         "the same weights are used at every step, so add each step's dp into running totals.",
+         "the same weights are used at every step, so by the sum-over-uses rule their gradient "
+         "is the sum of every step's share (chapter 2). Symptom: your parameter gradients are "
+         "the last step's share alone.",
          (f"{_k}_backward",), backward_variant(param_grads="last"))
 _add("lstm_bptt_ignores_dcs", "the upstream cell-state gradients dcs are ignored",
      "when dcs is given, the gradient reaching c_t is dcs[t] plus what flows back from step t+1.",
      ("lstm_backward",), backward_variant(use_dcs=False))
 _add("lstm_bptt_no_dc_carry",
      "BPTT does not carry the cell-state gradient: dc_prev of step t+1 is dropped",
-     "carry dc like dh: at step t use dc = dcs[t] (or 0) + the dc_prev returned by step t+1.",
+     "c_t feeds c_{t+1}, so the gradient reaching c_t is its upstream gradient dcs[t] (zero "
+     "when not given) plus what step t+1 sends back along the cell path, carried like the "
+     "hidden-state gradient (chapter 4). Symptom: the last step is right, earlier ones are not.",
      ("lstm_backward",), backward_variant(carry_dc=False))
 _add("lstm_bptt_no_dh_carry",
      "BPTT drops the hidden-state gradient from later steps (the cell gradient is carried)",
-     "at step t call the step backward with dhs[t] + dh, where dh is step t+1's dh_prev.",
+     "chapter 2's recursion: the gradient reaching h_t is dhs[t] plus what step t+1 sends back "
+     "to its h_prev. Symptom: the last step is right, earlier ones are not.",
      ("lstm_backward",), backward_variant(carry_dh=False))
 
 
@@ -636,24 +712,29 @@ def _numgrad(inputs, h=1e-5, mode="central", restore=True, weight=True):
 _G = ("numerical_gradient",)
 _extra("numgrad_divided_by_h", "the centred difference is divided by h instead of 2h "
        "(your gradient is twice the true one)",
-       "(L(x + h) - L(x - h)) spans 2h: divide by 2 * h.", _G,
+       "the centred difference (L(x + h e_k) - L(x - h e_k)) / (2h) of chapter 2 divides by the "
+       "distance between its two points, which is 2h.", _G,
        lambda check, inputs: _numgrad(inputs, mode="half"))
 _extra("numgrad_one_sided", "a one-sided difference (L(x + h) - L(x)) / h is used; its error is "
        "of order h, too large for a gradient check",
-       "use the centred difference (L(x + h) - L(x - h)) / (2h), whose error is of order h**2.",
+       "the centred difference (L(x + h e_k) - L(x - h e_k)) / (2h) of chapter 2 has an error of "
+       "order h^2. Symptom: relative errors of order h (about 1e-5) instead of 1e-8.",
        _G, lambda check, inputs: _numgrad(inputs, mode="forward"))
 _extra("numgrad_one_sided_2h", "a one-sided difference divided by 2h: (L(x + h) - L(x)) / (2h) "
        "(about half the true gradient)",
-       "either evaluate L(x - h) for the second term (centred difference) or divide by h; the "
-       "centred difference (L(x + h) - L(x - h)) / (2h) is the accurate one.",
+       "the centred difference of chapter 2 evaluates L on both sides of x, at x + h e_k and "
+       "x - h e_k, and divides by the distance 2h between them.",
        _G, lambda check, inputs: _numgrad(inputs, mode="forward2h"))
 _extra("numgrad_not_restored", "x is not restored after each perturbation, so later entries are "
        "measured at a shifted point",
-       "save old = x[k] before perturbing and set x[k] = old again before moving to the next entry.",
+       "every coordinate's difference must be measured around the original point: after "
+       "perturbing an entry of x, give it back its original value before the next entry (f may "
+       "read x in place). Symptom: the first entry is right, later ones are slightly off.",
        _G, lambda check, inputs: _numgrad(inputs, restore=False))
-_extra("numgrad_not_weighted", "the upstream gradient df is ignored: you differentiate sum(f(x)) "
-       "instead of sum(f(x) * df)",
-       "the scalar to differentiate is L(x) = np.sum(f(x) * df).", _G,
+_extra("numgrad_not_weighted", "the upstream gradient df is ignored: you differentiate the sum of "
+       "f(x) instead of the sum of f(x) * df",
+       "the scalar whose gradient a backward pass returns is L(x), the sum over all entries of "
+       "f(x) times df, elementwise (chapter 2). Symptom: right only when df is all ones.", _G,
        lambda check, inputs: _numgrad(inputs, weight=False))
 
 
@@ -682,39 +763,53 @@ def _jac_norms(hs, W, order="left", norm=2, cumulative=True):
 
 
 _J = ("rnn_jacobian",)
-_extra("jacobian_W_hh_transposed", "the Jacobian uses W_hh.T: diag(1 - h**2) @ W_hh.T",
-       "h_next = tanh(... + h_prev @ W_hh.T), so d h_next / d h_prev = diag(1 - h_next**2) @ W_hh "
-       "(row i of W_hh scaled by 1 - h_next[i]**2).", _J,
+_extra("jacobian_W_hh_transposed", "the Jacobian uses the transpose of W_hh",
+       "for one example h_t = tanh(W_hh h_{t-1} + ...), so d h_t / d h_{t-1} = "
+       "diag(1 - h_t^2) W_hh (chapter 3): entry [i, j] is the derivative of unit i of h_t with "
+       "respect to unit j of h_{t-1}.", _J,
        lambda c, i: {"J": _JACOBIAN["transposed"](i["h_next"], i["W_hh"])})
-_extra("jacobian_scales_columns", "the tanh derivative scales the columns: W_hh @ diag(1 - h**2)",
-       "the derivative belongs to the output index: J[b] = (1 - h_next[b]**2)[:, None] * W_hh.", _J,
+_extra("jacobian_scales_columns",
+       "the tanh derivative scales the columns of W_hh instead of its rows",
+       "the derivative tanh'(a_i) = 1 - h_{t,i}^2 belongs to the output unit i, so it scales "
+       "row i: diag(1 - h_t^2) stands to the left of W_hh (chapter 3). Symptom: none in the shape; "
+       "only the values differ.", _J,
        lambda c, i: {"J": _JACOBIAN["cols"](i["h_next"], i["W_hh"])})
 _extra("jacobian_no_derivative", "the tanh derivative is missing: J = W_hh",
-       "multiply row i of W_hh by tanh'(a_i) = 1 - h_next[i]**2.", _J,
+       "h_t = tanh(a_t): the chain rule through the tanh contributes tanh'(a_t) = 1 - h_t^2, "
+       "one factor per output unit, diag(1 - h_t^2) W_hh (chapter 3).", _J,
        lambda c, i: {"J": _JACOBIAN["no_derivative"](i["h_next"], i["W_hh"])})
-_extra("jacobian_one_minus_h", "tanh' is written 1 - h instead of 1 - h**2",
-       "d tanh(a)/da = 1 - tanh(a)**2.", _J,
+_extra("jacobian_one_minus_h", "tanh' is taken as 1 - h instead of 1 - h^2",
+       "d tanh(a)/da = 1 - tanh(a)^2 (chapter 2). Symptom: the error is largest where h_next is "
+       "negative.", _J,
        lambda c, i: {"J": _JACOBIAN["one_minus_h"](i["h_next"], i["W_hh"])})
 _N = ("jacobian_norms",)
 _extra("norms_product_reversed", "the Jacobians are multiplied in the wrong order (J_0 J_1 ... J_t)",
-       "the chain rule puts the latest step on the left: P_t = J_t @ P_{t-1}.", _N,
+       "by the chain rule d h_t / d h_0 = J_t J_{t-1} ... J_1, the latest step's Jacobian on the "
+       "left (chapter 3); matrix products do not commute, so the order changes the norms.", _N,
        lambda c, i: {"norms": _jac_norms(i["hs"], i["W_hh"], order="right")})
 _extra("norms_frobenius", "the Frobenius norm is used instead of the spectral norm",
-       "use the largest singular value: np.linalg.norm(P, ord=2, axis=(1, 2)).", _N,
+       "the bound of chapter 3 is about the spectral norm, the largest singular value, not the "
+       "Frobenius norm. Symptom: your norms are larger (up to sqrt(H) times) and can exceed the "
+       "bound.", _N,
        lambda c, i: {"norms": _jac_norms(i["hs"], i["W_hh"], norm="fro")})
 _extra("norms_not_cumulative", "each step's Jacobian is measured alone instead of the product "
-       "over all steps so far", "keep a running product P = J_t @ P and take the norm of P.", _N,
+       "over all steps so far", "d h_t / d h_0 is the product of all the Jacobians up to step t "
+       "(chapter 3): measure the norm of that running product, not of each factor alone.", _N,
        lambda c, i: {"norms": _jac_norms(i["hs"], i["W_hh"], cumulative=False)})
 _Bd = ("gradient_bound",)
 _extra("bound_off_by_one", "the exponent is t instead of t + 1 (bound[0] should be sigma_max, "
-       "one step)", "after t + 1 steps the bound is sigma_max(W_hh) ** (t + 1).", _Bd,
+       "one step)", "entry t bounds the product of t + 1 Jacobians, so its exponent is t + 1: "
+       "the first entry is sigma_max(W_hh) itself (chapter 3).", _Bd,
        lambda c, i: {"bound": np.linalg.norm(i["W_hh"], 2) ** np.arange(int(i["T"]))})
 _extra("bound_frobenius", "the Frobenius norm of W_hh is used instead of its largest singular "
-       "value", "use sigma_max = np.linalg.norm(W_hh, ord=2).", _Bd,
+       "value", "the bound (gamma sigma_max(W_hh))^k uses the spectral norm, the largest singular "
+       "value, which is submultiplicative (chapter 3). Symptom: your bound is too loose, by up "
+       "to sqrt(H) per step.", _Bd,
        lambda c, i: {"bound": np.linalg.norm(i["W_hh"], "fro") ** np.arange(1, int(i["T"]) + 1)})
 _extra("bound_spectral_radius", "the spectral radius (largest |eigenvalue|) is used instead of "
-       "the largest singular value", "the bound needs the operator norm, sigma_max = "
-       "np.linalg.norm(W_hh, ord=2); the spectral radius can be smaller.", _Bd,
+       "the largest singular value", "the bound needs the operator norm sigma_max(W_hh), the "
+       "largest singular value (chapter 3); the spectral radius can be smaller, and then the "
+       "'bound' can fail to bound.", _Bd,
        lambda c, i: {"bound": np.max(np.abs(np.linalg.eigvals(i["W_hh"]))) **
                      np.arange(1, int(i["T"]) + 1)})
 
@@ -734,15 +829,18 @@ def _clip_variant(inputs, mode):
 
 _C = ("clip_gradients",)
 _extra("clip_per_array", "each gradient array is clipped by its own norm",
-       "clip by the global norm: total = sqrt(sum of all squared entries of all arrays); if "
-       "total > max_norm, multiply every array by max_norm / total.", _C,
+       "Pascanu et al.'s clipping (chapter 3) treats all the gradients as one vector g: its norm "
+       "runs over every entry of every array, and one common factor rescales them all, which "
+       "keeps the direction. Symptom: the arrays' sizes relative to each other change.", _C,
        lambda c, i: _clip_variant(i, "per_array"))
 _extra("clip_elementwise", "the entries are clipped one by one (np.clip) instead of rescaling by "
-       "the norm", "rescale all arrays together by max_norm / total when the global norm total "
-       "exceeds max_norm; that keeps the gradient's direction.", _C,
+       "the norm", "clipping by the norm (chapter 3) rescales the whole gradient, as one vector, "
+       "to length max_norm when it is longer, which keeps its direction; capping entries one by "
+       "one changes the direction.", _C,
        lambda c, i: _clip_variant(i, "elementwise"))
 _extra("clip_always", "the gradients are rescaled even when their norm is already below max_norm",
-       "only rescale when total > max_norm (scale = min(1, max_norm / total)).", _C,
+       "clipping only caps the length (chapter 3): a gradient whose global norm is at most "
+       "max_norm is returned unchanged. Symptom: short gradients are scaled up.", _C,
        lambda c, i: _clip_variant(i, "always"))
 
 
