@@ -73,6 +73,7 @@ GRADED = {
     "lstm_gate_trace": [("grnn_ref/lstm.py", "lstm_gates"),
                         ("grnn_ref/experiments/gates.py", "gate_trace")],
     "ex07_memory_unit": [("grnn_ref/grading/reference.py", "ex07_analysis")],
+    "ex07_memory_correlation": [("grnn_ref/grading/reference.py", "ex07_analysis")],
     "ex07_input_gate_at_marker": [("grnn_ref/grading/reference.py", "ex07_analysis")],
     "ex07_time_constant": [("grnn_ref/grading/reference.py", "ex07_analysis")],
 }
