@@ -69,7 +69,7 @@ book: $(STAMP)
 # One BLAS/torch thread per pytest-xdist worker: the workers already fill the cores, and
 # oversubscribed BLAS threads made single LSTM steps ~10x slower under load.
 test: system $(STAMP)
-	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m "not slow" tests
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup --no-loadscope-reorder -m "not slow" tests
 
 test-slow: system $(STAMP)
 	$(BIN)/python -m pytest -m slow tests

@@ -25,12 +25,17 @@ settings.load_profile("course")
 # nodeid through `item._nodeid`, which pytest 9 no longer reads (a node's id lives in `_id`): the
 # marks were silently ignored, each test became its own unit, and a module fixture such as the
 # hostile class's grading ran once per worker (and the site build made the other worker wait).
-# This puts the suffix where pytest 9 reads it; tests/test_setup.py checks that groups hold.
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config, items):
-    if not (getattr(config.option, "loadgroup", False)
-            or getattr(config.option, "dist", None) == "loadgroup"):
-        return
+# `_group_items` puts the suffix where pytest 9 reads it; tests/test_setup.py checks that groups
+# hold.
+#
+# Then the longest units of work go first (pytest-xdist hands them out in collection order under
+# `--no-loadscope-reorder`, as `make test` runs it): real nbgrader courses, the website (one
+# build, then the browser), the hostile class, parallel grading. The short tests fill in behind
+# them on whichever worker is free, instead of a long unit starting last.
+HEAVY_FIRST = ("tests/test_nbgrader_workflow.py", "@website", "@hostile", "@autograde_parallel")
+
+
+def _group_items(items):
     from _pytest.nodes import coerce_node_id
 
     for item in items:
@@ -38,3 +43,18 @@ def pytest_collection_modifyitems(config, items):
                         for m in item.iter_markers("xdist_group")})
         if names and "@" not in item.nodeid.rpartition("]")[2]:
             item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(names)}")
+
+
+def _rank(item):
+    for i, key in enumerate(HEAVY_FIRST):
+        if item.nodeid.startswith(key) or item.nodeid.endswith(key):
+            return i
+    return len(HEAVY_FIRST)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    if (getattr(config.option, "loadgroup", False)
+            or getattr(config.option, "dist", None) == "loadgroup"):
+        _group_items(items)
+    items[:] = sorted(items, key=_rank)   # stable: each unit keeps its own order

@@ -73,10 +73,12 @@ def feedback_text(course, student, assignment):
     return html.unescape(re.sub(r"<[^>]+>", "", page))
 
 
-# Two courses, one per pytest-xdist worker (nbgrader's start-up costs seconds of CPU per command,
-# so each course grades all its assignments with one command per step).
-GROUPS = {"nbgrader-a": ("ex01_rnn", "ex02_bptt", "ex03_vanishing", "ex06_torch"),
-          "nbgrader-b": ("ex04_lstm", "ex05_gru", "ex07_gates")}
+# Three courses graded by three tests, which pytest-xdist's workers take in turn (nbgrader's
+# start-up costs seconds of CPU per command, so each course grades all its assignments with one
+# command per step); ex06 trains a torch model per submission and gets a course of its own.
+GROUPS = {"nbgrader-a": ("ex01_rnn", "ex02_bptt", "ex03_vanishing"),
+          "nbgrader-b": ("ex04_lstm", "ex05_gru", "ex07_gates"),
+          "nbgrader-torch": ("ex06_torch",)}
 
 
 def _submit(course, student, assignment, nb):
