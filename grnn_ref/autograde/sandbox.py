@@ -219,10 +219,12 @@ def stage_grading_modules(dest, source_pkg_dir, allow_torch=True):
 # where). params.py and _validate.py hold the Params container and argument checks, part of the
 # public contract the exercises use, not an answer; tasks.py generates the adding problem that
 # exercises 6 and 7 train and probe on. grading/exercises/ holds one module of checks per exercise
-# and is staged whole, so a new exercise needs no change here.
+# and is staged whole, so a new exercise needs no change here. The student kit (grnn_ref.studentkit)
+# installs this same set, plus the visible cases' expected outputs that grading/offline.py reads
+# (never staged here: in the sandbox the checks record, and the grader judges).
 KERNEL_SIDE_FILES = ("params.py", "_validate.py", "tasks.py", "grading/__init__.py",
                      "grading/cases.py", "grading/cells.py", "grading/checks.py",
-                     "grading/record.py", "grading/compare.py")
+                     "grading/record.py", "grading/compare.py", "grading/offline.py")
 KERNEL_SIDE_FOLDERS = ("grading/exercises",)
 
 
