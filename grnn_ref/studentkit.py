@@ -32,6 +32,7 @@ import io
 import json
 import re
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -48,9 +49,10 @@ PYTHON_REQUIRES = ">=3.11"
 # The kit's Jupyter front end; see the student guide's "Setting up" for the measured sizes.
 FRONT_END = "jupyterlab"
 # Packages a notebook's code may import that the kit's wheel does not bring, and how to install
-# them: only the kits whose notebook imports one list it.
-OPTIONAL = {"matplotlib": "matplotlib", "torch": "torch==2.13.0"}
-# Plain PyPI's Linux build of torch brings GPU libraries of several GB; PyTorch's CPU index does not.
+# them: only the kits whose notebook imports one list it. torch as pyproject.toml pins it.
+OPTIONAL = {"matplotlib": "matplotlib", "torch": tomllib.loads(
+    (COURSE_ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["torch"][0]}
+# Plain PyPI's Linux torch brings GPU libraries of several GB; PyTorch's CPU index does not.
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 

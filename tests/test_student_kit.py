@@ -148,6 +148,11 @@ def test_every_kit_carries_its_release_folder_and_says_how_to_install_on_every_s
             assert words in text, f"{name}'s README lacks {words!r}"
         nb = (release / f"{name}.ipynb").read_text(encoding="utf-8")
         assert ("torch==2.13.0" in text) == ("import torch" in nb), name
+    guide = (REPO / "book" / "student-guide.md").read_text(encoding="utf-8")
+    for command in ("python3 -m venv .venv", f"-m pip install ex01_rnn/grnn_kit-*.whl numpy "
+                    f"{studentkit.FRONT_END}", f".venv/bin/python -m {studentkit.FRONT_END} "
+                    "ex01_rnn/ex01_rnn.ipynb", "py -m venv .venv"):
+        assert command in guide, f"the student guide's set-up lacks {command!r}"
 
 
 def test_a_kit_built_twice_is_the_same_bytes(kit, tmp_path):
@@ -254,3 +259,25 @@ def test_the_kit_judges_nothing_in_the_grading_sandbox(monkeypatch, tmp_path):
     assert read(str(path)) is not None
     monkeypatch.setenv("GRNN_GRADING_SANDBOX", "1")
     assert read(str(path)) is None
+
+
+def test_the_grading_kernel_picked_in_jupyter_runs_nothing_and_says_what_it_is_for(monkeypatch,
+                                                                                    tmp_path):
+    from jupyter_client.manager import KernelManager
+    from nbclient import NotebookClient
+    from nbformat.v4 import new_notebook
+
+    from grnn_ref.autograde.execute import KERNEL_NAME, GradingKernelSpecManager, kernel_spec_dict
+
+    assert "not for exercises" in kernel_spec_dict()["display_name"]
+    for var in ("GRNN_GRADING_SEED", "GRNN_ASSIGNMENT"):   # what the grader alone passes
+        monkeypatch.delenv(var, raising=False)
+    marker = tmp_path / "ran"
+    nb = new_notebook(cells=[new_code_cell(f"open({str(marker)!r}, 'w').close()")])
+    km = KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=GradingKernelSpecManager())
+    NotebookClient(nb, km=km, timeout=60, allow_errors=True,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    (failure,) = errors(nb.cells[0])
+    assert "instructors' `nbgrader autograde`" in failure["evalue"]
+    assert "choose another kernel" in failure["evalue"]
+    assert not marker.exists(), "the grading kernel ran a cell outside the grader"
