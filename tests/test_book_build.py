@@ -134,6 +134,9 @@ def test_exercise_pages_are_shown_without_being_run(built_site):
         page = built_site / notebook.relative_to(REPO).with_suffix(".html")
         html = page.read_text(encoding="utf-8")
         assert "Download this exercise" in html, f"{page.name} has no download box"
+        kits = re.findall(rf'href="([^"]*/{notebook.stem}\.zip)"', html)
+        assert kits, f"{page.name} does not link its student kit {notebook.stem}.zip"
+        assert all((page.parent / kit).resolve().is_file() for kit in kits), kits
         # Running a skeleton would add outputs (a NotImplementedError at least).
         shown_outputs = html.count('<div class="cell_output')
         assert shown_outputs == stored_outputs, (

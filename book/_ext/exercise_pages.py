@@ -9,10 +9,11 @@ students see the skeleton they will download, with its ``# YOUR CODE HERE`` cell
 This extension adds what the glob alone does not:
 
 * a "Download this exercise" box, inserted after the notebook's title cell when the
-  page is read (the notebook file itself is untouched; Sphinx copies it into
-  ``_downloads/`` for the link);
+  page is read (the notebook file itself is untouched), linking to the exercise's
+  student kit: a zip with the notebook, its data files and the checks, which
+  ``student_kits`` builds when the build starts and Sphinx copies into ``_downloads/``;
 * the ``exercise-list`` directive, which lists the released exercises with their
-  chapter and download links (used on the Exercises landing page);
+  chapter and kit download links (used on the Exercises landing page);
 * a link from a chapter to an exercise not released yet leads to the Exercises page
   rather than failing the build;
 * when exercise notebooks appear or disappear: a re-read of the root document (which
@@ -33,6 +34,8 @@ from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
+
+from student_kits import kit_target
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +93,9 @@ def download_box(name: str) -> str:
             ":::{admonition} Download this exercise",
             ":class: tip",
             "",
-            f"{{download}}`Download {name}.ipynb <{name}.ipynb>` and open it in Jupyter.",
+            f"{{download}}`Download the kit {name}.zip <{kit_target(name)}>`: the notebook,",
+            "its data files and the checks its test cells call, with a README that says how",
+            "to install them and open the notebook in Jupyter (Linux, macOS, Windows).",
             "This page shows the notebook as you receive it: it is not run here.",
             "Fill in the cells marked `# YOUR CODE HERE`, then run the test cells below",
             "them; the {doc}`student guide </book/student-guide>` explains how to set up,",
@@ -142,7 +147,7 @@ class ExerciseListDirective(SphinxDirective):
             line = f"- {{doc}}`{title} </exercises/{name}/{name}>`"
             if chapter:
                 line += f", with {{doc}}`/{chapter}`"
-            line += f" ({{download}}`{name}.ipynb </exercises/{name}/{name}.ipynb>`)"
+            line += f" ({{download}}`{name}.zip <{kit_target(name)}>`)"
             lines.append(line)
         if not lines:
             lines = ["No exercise has been released yet."]

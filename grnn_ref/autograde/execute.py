@@ -39,7 +39,8 @@ def kernel_spec_dict(python=None):
     """The grading kernel spec as a dict (kernel.json)."""
     return {
         "argv": [python or sys.executable, SANDBOX_SCRIPT, "{connection_file}"],
-        "display_name": "grnn grading (sandboxed)",
+        # listed in Jupyter's kernel picker where the spec is installed (the instructors' venv)
+        "display_name": "grnn-grading: instructors' autograder (not for exercises)",
         "language": "python",
         # bwrap runs the kernel in its own session, so a SIGINT to the process group would not
         # reach it: interrupts go as control messages instead.

@@ -3,6 +3,9 @@
 Run as a script by the `grnn-grading` kernel spec (argv: python sandbox.py {connection_file});
 it is deliberately stdlib-only and imports nothing of grnn_ref, so that starting a kernel costs one
 small Python start plus bwrap, and so that nothing of the reference is loaded next to it.
+The kernel is the instructors' (the student kit has no grnn_ref.autograde). Started by anything
+but the grading executor, which always passes GRNN_GRADING_SEED (say, a person who picked it in
+Jupyter), it runs no code and answers every cell with what it is for.
 
 What the kernel sees (everything else of the host is absent, not merely read-only):
   /usr /bin /lib* and a few files of /etc        read-only, for the dynamic loader and Python
@@ -219,10 +222,12 @@ def stage_grading_modules(dest, source_pkg_dir, allow_torch=True):
 # where). params.py and _validate.py hold the Params container and argument checks, part of the
 # public contract the exercises use, not an answer; tasks.py generates the adding problem that
 # exercises 6 and 7 train and probe on. grading/exercises/ holds one module of checks per exercise
-# and is staged whole, so a new exercise needs no change here.
+# and is staged whole, so a new exercise needs no change here. The student kit
+# (grnn_ref.studentkit) installs this same set, plus the visible cases' expected outputs that
+# grading/offline.py reads (never staged here: in the sandbox the checks record, the grader judges).
 KERNEL_SIDE_FILES = ("params.py", "_validate.py", "tasks.py", "grading/__init__.py",
                      "grading/cases.py", "grading/cells.py", "grading/checks.py",
-                     "grading/record.py", "grading/compare.py")
+                     "grading/record.py", "grading/compare.py", "grading/offline.py")
 KERNEL_SIDE_FOLDERS = ("grading/exercises",)
 
 
@@ -250,6 +255,30 @@ TORCH_STUB = '''raise ImportError(
 '''
 
 
+NOT_FOR_STUDENTS = (
+    "This is the grnn-grading kernel: the course's sandboxed autograder, which the instructors' "
+    "`nbgrader autograde` starts to grade submissions; started from Jupyter, it runs nothing. "
+    "To work on an exercise, choose another kernel (Kernel > Change Kernel...), such as "
+    "\"Python 3 (ipykernel)\" of the environment where you installed the course's kit.")
+
+
+def refuse(conn_file):
+    """Started outside the grader (someone picked the kernel in Jupyter): a kernel that runs no
+    code and answers every cell with NOT_FOR_STUDENTS. Never returns."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    # this script's folder is sys.path[0]: its modules must not shadow the kernel's imports
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
+    from ipykernel.kernelapp import IPKernelApp
+
+    print(NOT_FOR_STUDENTS, file=sys.stderr)
+    app = IPKernelApp.instance()
+    app.initialize(["-f", conn_file, "--HistoryManager.enabled=False"])
+    refusal = f"raise RuntimeError({NOT_FOR_STUDENTS!r})\n"
+    app.shell.input_transformers_cleanup.append(lambda lines: [refusal])
+    app.start()
+    sys.exit(0)
+
+
 def _ipc_ports(info):
     return [info[k] for k in ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")]
 
@@ -260,6 +289,8 @@ def main(argv=None):
     if len(argv) != 1:
         sys.exit("usage: sandbox.py CONNECTION_FILE")
     conn_file = os.path.abspath(argv[0])
+    if "GRNN_GRADING_SEED" not in os.environ:   # the grading executor always sets it
+        refuse(conn_file)
     with open(conn_file) as f:
         info = json.load(f)
     runtime_dir = os.path.dirname(conn_file)

@@ -15,6 +15,7 @@ verdict the code passes that object (why the grader, not the kernel, decides: bo
     checks.py         run_check and the public check_* functions                          [kernel]
     record.py         result records (mime application/vnd.grnn.check+json)               [kernel]
     compare.py        compare outputs with reference outputs -> Report                    [kernel]
+    offline.py        the student kit's verdicts on visible cases, from precomputed data   [kernel]
     feedback.py       the default verdict: compare with the reference + diagnose          [grader]
     misconceptions.py known mistakes as transforms of the reference -> the named mistake  [grader]
     reference.py      the exercise-specific reference maths and expected answers          [grader]

@@ -7,9 +7,10 @@ each case of the check (visible, or hidden with hidden=True),
    copies of them (`Check.call`);
 2. emits a result record of what the function returned (`record.emit`), always: the grader process
    re-checks those records against a reference it computes itself (`grnn_ref.grading.verify`);
-3. if the reference is importable here (a student's machine, `nbgrader validate`), judges the
-   outputs (`Check.evaluate`) and raises CheckFailed with a message that names the mistake.
-   Where it is not (the grading sandbox), the records are judged outside the kernel.
+3. judges the outputs where it can (`_judge`) and raises CheckFailed with a message that names
+   the mistake: with the reference where it is importable (an instructor's machine), with the
+   student kit's precomputed visible cases where the kit is installed (`grading.offline`).
+   Where neither is (the grading sandbox), the records are judged outside the kernel.
 
 A function that raises fails the check at once (CheckFailed chained to the student's error, so
 the traceback shows the line in their code). Nothing of the reference is imported at import time.
@@ -36,6 +37,16 @@ def _reference_available():
         return importlib.util.find_spec("grnn_ref.grading.feedback") is not None
     except (ImportError, ValueError):
         return False
+
+
+def _judge(check, hidden):
+    """How this kernel judges the cases: (case_id, inputs, outputs) -> Verdict, or None to record
+    only (module docstring, step 3)."""
+    if _reference_available():
+        return check.evaluate
+    from grnn_ref.grading import offline
+
+    return offline.judge(check, hidden)
 
 
 def _fn_label(fns):
@@ -87,12 +98,13 @@ def run_check(name, fns, hidden=False):
         runs.append((case_id, inputs, outputs, failure, modified))
         if failure is not None and isinstance(failure.__cause__, NotImplementedError):
             break  # nothing to learn from the other cases
-    if not _reference_available():
+    judge = _judge(check, hidden)
+    if judge is None:
         return next((failure for _, _, _, failure, _ in runs if failure is not None), None)
     failures, diagnosis = [], None
     for case_id, inputs, outputs, failure, _ in runs:
         if failure is None:
-            verdict = check.evaluate(case_id, inputs, outputs)
+            verdict = judge(case_id, inputs, outputs)
             if not verdict.ok:
                 failure = CheckFailed(verdict.message)
                 if diagnosis is None and verdict.misconception is not None:
@@ -111,8 +123,8 @@ def run_check(name, fns, hidden=False):
             failure = CheckFailed(msg)
             failure.__cause__ = cause
         return failure
-    if check.single_verdict:
-        print(f"{name}: correct.")
+    if check.single_verdict:   # the verdict may say more (the kit: "recorded, judged when graded")
+        print(verdict.message or f"{name}: correct.")
         return None
     note = ""
     mods = sorted({k for *_, modified in runs for k in modified})
