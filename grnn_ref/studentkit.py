@@ -71,28 +71,18 @@ __version__ = "{version}"
 # ---------------------------------------------------------------------- the data
 def _case_data(check, case_id):
     """The kit's data of one visible case (see grading/offline.py)."""
-    from grnn_ref.grading import compare, feedback, misconceptions, record
+    from grnn_ref.grading import compare, misconceptions, record
 
     inputs = check.make_inputs(case_id)
-    dtype = feedback._input_dtype(inputs)
+    dtype = compare.input_dtype(inputs)
     rtol = compare.rtol_for(dtype, check.rtol)
-    # misconceptions.diagnose, as feedback calls it: a variant counts, and is matched, within ten
-    # times the case's tolerance
-    match_rtol = rtol * 10
+    # matched as misconceptions.diagnose matches them when feedback.py calls it
+    match_rtol = misconceptions.match_tolerance(check.diagnose_as, inputs, rtol)
     expected = check.reference(inputs)
-    mistakes = []
-    for m in check.misconceptions():
-        try:
-            with np.errstate(all="ignore"):
-                variant = m.variant(check.diagnose_as, inputs)
-        except misconceptions.ShapeInvalid:
-            continue
-        names = [n for n in variant if n in expected]
-        outputs = {n: np.asarray(variant[n], dtype=np.float64) for n in names}
-        if not names or compare.compare_outputs(outputs, expected, match_rtol, names=names).ok:
-            continue   # indistinguishable from the right answer on this case
-        mistakes.append({"id": m.id, "title": m.title, "fix": m.fix, "message": m.message(),
-                         "outputs": {n: record.encode_array(a) for n, a in outputs.items()}})
+    mistakes = [{"id": m.id, "title": m.title, "fix": m.fix, "message": m.message(),
+                 "outputs": {n: record.encode_array(a) for n, a in outputs.items()}}
+                for m, outputs in misconceptions.fingerprints(check.diagnose_as, inputs, expected,
+                                                              match_rtol)]
     return {"inputs": offline.inputs_digest(inputs), "input_dtype": np.dtype(dtype).name,
             "rtol": rtol, "match_rtol": match_rtol,
             "expected": {n: record.encode_array(a) for n, a in expected.items()},

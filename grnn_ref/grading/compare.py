@@ -32,6 +32,14 @@ FLOOR = 1e-2
 ABS_FLOOR = 1e-12
 
 
+def input_dtype(inputs):
+    """The dtype of a case (its parameters', else its first input's): the dtype its outputs keep."""
+    for name in ("W_ih", "x", "xs"):
+        if name in inputs:
+            return inputs[name].dtype
+    return next(iter(inputs.values())).dtype
+
+
 def rtol_for(dtype, overrides=None):
     """The relative tolerance for a case whose inputs have `dtype`."""
     name = np.dtype(dtype).name
@@ -180,3 +188,13 @@ def compare_outputs(student, reference, rtol, input_dtype=None, names=None):
 def matches(student, reference, rtol, names=None):
     """True when every output in `reference` (or `names`) matches within rtol."""
     return compare_outputs(student, reference, rtol, names=names).ok
+
+
+def failure_message(check, where, report, mistake=None):
+    """What a student reads when a case fails: the check and the case, what differs (Report),
+    and the likely mistake with its fix. The grader (feedback.py) and the student kit
+    (offline.py) both word their verdicts with it."""
+    lines = [f"{check.name} is not right yet: {where}.", report.describe()]
+    if mistake is not None:
+        lines.append(mistake.message())
+    return "\n".join(lines)

@@ -50,10 +50,6 @@ class Coverage:
         return [m for m in self.mistakes if m.hidden and not m.visible]
 
 
-def _input_dtype(inputs):
-    return inputs["W_ih"].dtype if "W_ih" in inputs else next(iter(inputs.values())).dtype
-
-
 def _float64(check, inputs, ref, shape):
     return {n: np.asarray(v, dtype=np.float64) for n, v in ref.items()}
 
@@ -87,7 +83,7 @@ def _caught(check, variant, case_ids, cache):
                 out = variant(inputs, ref, c.case_shape(case_id))
         except misconceptions.ShapeInvalid:
             return True                      # the mistaken code raises on this case
-        dtype = _input_dtype(inputs)
+        dtype = compare.input_dtype(inputs)
         student = {**ref, **out}
         report = compare.compare_outputs(student, ref, compare.rtol_for(dtype, c.rtol),
                                          input_dtype=dtype)

@@ -11,30 +11,19 @@ from grnn_ref.grading import compare, misconceptions
 from grnn_ref.grading.cases import Verdict
 
 
-def _input_dtype(inputs):
-    for name in ("W_ih", "x", "xs"):
-        if name in inputs:
-            return inputs[name].dtype
-    return next(iter(inputs.values())).dtype
-
-
 def compare_with_reference(check, case_id, inputs, outputs, secret=None):
     """The default verdict: the student's outputs against `check.reference(inputs)`, within the
     dtype's tolerance, with the misconception the outputs match (if any) named."""
     where = f"case {case_id} ({check.describe_case(case_id, secret)})"
-    dtype = _input_dtype(inputs)
+    dtype = compare.input_dtype(inputs)
     rtol = compare.rtol_for(dtype, check.rtol)
     ref = check.reference(inputs)
     report = compare.compare_outputs(outputs, ref, rtol, input_dtype=dtype)
     if report.ok:
         return Verdict(True)
-    header = f"{check.name} is not right yet: {where}."
     m = misconceptions.diagnose(check.diagnose_as, inputs, outputs, reference_outputs=ref,
                                 rtol=rtol)
-    lines = [header, report.describe()]
-    if m is not None:
-        lines.append(m.message())
-    return Verdict(False, "\n".join(lines), m)
+    return Verdict(False, compare.failure_message(check, where, report, m), m)
 
 
 def evaluate(check, case_id, inputs, outputs, error=None, secret=None):

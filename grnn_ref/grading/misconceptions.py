@@ -854,24 +854,18 @@ def for_check(check):
     return [m for m in CATALOG + EXTRA if check in m.checks]
 
 
-def diagnose(check, inputs, student_outputs, reference_outputs=None, rtol=None):
-    """The Misconception the student's outputs match on this case, or None.
-
-    check: a check name; inputs: the case's inputs; student_outputs: name -> array as recorded;
-    reference_outputs: the correct outputs (optional for the cell checks: the mistake-free variant
-    otherwise). A variant counts only if it differs from the reference on the outputs it is judged
-    on, and the student matches it on all of them.
-    """
-    candidates = for_check(check)
-    if not candidates:
-        return None
+def match_tolerance(check, inputs, rtol=None):
+    """The tolerance of a diagnosis: ten times the case's (a variant computed in float64 is
+    compared with outputs that may be float32)."""
     first = next(iter(inputs.values()))
     dtype = inputs.get("W_ih", first).dtype
-    spec = get_check(check)
-    tol = (rtol if rtol is not None else rtol_for(dtype, getattr(spec, "rtol", None))) * 10
-    if reference_outputs is None:
-        reference_outputs = _default_reference(check, inputs)
-    for m in candidates:
+    return (rtol if rtol is not None else rtol_for(dtype, getattr(get_check(check), "rtol", None))) * 10
+
+
+def fingerprints(check, inputs, reference_outputs, tol):
+    """(Misconception, its outputs in float64) for each misconception of `check` that applies to
+    this case and differs from the reference on the outputs it is judged on, in diagnosis order."""
+    for m in for_check(check):
         try:
             with np.errstate(all="ignore"):
                 var = m.variant(check, inputs)
@@ -883,7 +877,24 @@ def diagnose(check, inputs, student_outputs, reference_outputs=None, rtol=None):
         var64 = {n: np.asarray(var[n], dtype=np.float64) for n in names}
         if compare_outputs(var64, reference_outputs, tol, names=names).ok:
             continue  # indistinguishable from the right answer on this case
-        if compare_outputs(student_outputs, var64, tol, names=names).ok:
+        yield m, var64
+
+
+def diagnose(check, inputs, student_outputs, reference_outputs=None, rtol=None):
+    """The Misconception the student's outputs match on this case, or None.
+
+    check: a check name; inputs: the case's inputs; student_outputs: name -> array as recorded;
+    reference_outputs: the correct outputs (optional for the cell checks: the mistake-free variant
+    otherwise). A variant counts only if it differs from the reference on the outputs it is judged
+    on, and the student matches it on all of them.
+    """
+    if not for_check(check):
+        return None
+    tol = match_tolerance(check, inputs, rtol)
+    if reference_outputs is None:
+        reference_outputs = _default_reference(check, inputs)
+    for m, var64 in fingerprints(check, inputs, reference_outputs, tol):
+        if compare_outputs(student_outputs, var64, tol, names=list(var64)).ok:
             return m
     return None
 

@@ -112,18 +112,6 @@ def _compare(check, cases, data, case_id, inputs, outputs):
     report = compare.compare_outputs(outputs, expected, case["rtol"], input_dtype=dtype)
     if report.ok:
         return Verdict(True)
-    header = f"{check.name} is not right yet: {where}."
-    # A backward is checked on the cache of the student's forward: judge the forward first.
-    forward = [n for n in getattr(check, "forward_outputs", ()) if n in expected]
-    if len(forward) < len(expected) and set(report.failed_names()) & set(forward):
-        forward_name = getattr(check, "forward_name", None)
-        if forward_name and forward_name != check.name:
-            header = (f"{check.name} cannot be checked yet: the forward pass ({forward_name}) "
-                      f"gives wrong outputs on {where}, and the backward is checked on your "
-                      f"forward's cache. Fix {forward_name} first.")
-        else:
-            header = (f"{check.name}: the forward outputs are wrong on {where} (the gradients are "
-                      f"judged once the forward is right).")
     mistake = None
     for entry in case["mistakes"]:
         fingerprint = Fingerprint(entry)
@@ -131,13 +119,7 @@ def _compare(check, cases, data, case_id, inputs, outputs):
                                    names=list(fingerprint.outputs)).ok:
             mistake = fingerprint
             break
-    lines = [header, report.describe()]
-    if mistake is not None:
-        lines.append(mistake.message())
-    notes = report.notes()
-    if notes:
-        lines.append("Note: " + "; ".join(notes[:2]) + ".")
-    return Verdict(False, "\n".join(lines), mistake)
+    return Verdict(False, compare.failure_message(check, where, report, mistake), mistake)
 
 
 def _answer_recorded(check, case_id, inputs, outputs):
