@@ -222,7 +222,7 @@ exercise, unzip its kit into the same `grnn-course` folder and run its last line
 `venv`): its `.whl` file replaces this one. If you already work with Jupyter or VS Code, you can
 instead install the `.whl` file and {packages_and} into the Python environment of your kernel
 (with `ipykernel` for VS Code).
-
+{plots}
 ## Running the tests
 
 Each function you write is followed by a test cell that calls a check (`check_...`). Run it
@@ -235,6 +235,13 @@ hidden cases (other sizes, float32, a single step, ...).
 Before you submit, restart the kernel and run all cells (*Kernel > Restart Kernel and Run All
 Cells*): every test cell should pass. That is the check to run before submitting (`nbgrader
 validate` is not part of the kit).
+"""
+
+PLOTS = """
+The notebook's *Try it* cells draw their plots with matplotlib when it is installed, and print
+their numbers without it. To see the plots, add it (about 100 MB more):
+`.venv/bin/python -m pip install matplotlib` (Windows: `.venv\\Scripts\\python -m pip install
+matplotlib`), then restart the notebook's kernel.
 """
 
 ANSWERS = """
@@ -253,7 +260,9 @@ TORCH = {
 def readme(assignment, wheel, data_files, checks, extras):
     """The kit's README.md: `data_files` beside the notebook, the `checks` its test cells call,
     the OPTIONAL packages (`extras`) its code imports."""
-    packages = ["numpy"] + [OPTIONAL[e] for e in extras if e != "torch"]
+    # matplotlib only draws the Try-it plots (the cells print their numbers without it): it is
+    # offered, not installed by the command, so the kit stays within its size (see the guide)
+    packages = ["numpy"] + [OPTIONAL[e] for e in extras if e not in ("torch", "matplotlib")]
     torch = {k: v.format(torch=OPTIONAL["torch"], index=TORCH_CPU_INDEX) if "torch" in extras
              else "" for k, v in TORCH.items()}
     answers = [f"`{c.name}`" for c in checks if c.family == "answer"]
@@ -265,7 +274,8 @@ def readme(assignment, wheel, data_files, checks, extras):
         torch_unix=torch["unix"], torch_windows=torch["windows"],
         packages_and=", ".join(f"`{p}`" for p in packages + [OPTIONAL[e] for e in extras
                                                              if e == "torch"]),
-        answers=ANSWERS.format(names=", ".join(answers)) if answers else "")
+        answers=ANSWERS.format(names=", ".join(answers)) if answers else "",
+        plots=PLOTS if "matplotlib" in extras else "")
 
 
 def build_kit(assignment, out_dir, course_root=COURSE_ROOT, wheel=None):

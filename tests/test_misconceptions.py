@@ -1,6 +1,7 @@
 """Feedback that names the mistake: every catalogued misconception is recognised, and every
 realistic mistake planted in a solution is named by the check it fails."""
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +118,8 @@ def _run_cells(nb):
             outcome = f"{type(e).__name__}: {e}"
         if meta.get("grade"):
             results[meta["grade_id"]] = outcome
+    if "matplotlib.pyplot" in sys.modules:   # the Try-it cells' figures
+        sys.modules["matplotlib.pyplot"].close("all")
     return results
 
 

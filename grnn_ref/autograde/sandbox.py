@@ -133,7 +133,8 @@ def bwrap_argv(*, cwd, runtime_dir, private_dir, stage_dir, allow_torch, seed_en
         elif os.path.isdir(top):
             mount("--ro-bind", top, top)
     for etc in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
-                "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/localtime"):
+                "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/localtime",
+                "/etc/fonts"):   # fontconfig, for matplotlib in the Try-it cells
         if os.path.exists(etc):
             mount("--ro-bind", etc, etc)
     argv += ["--dev", "/dev", "--proc", "/proc"]
