@@ -32,7 +32,8 @@ settings.load_profile("course")
 # `--no-loadscope-reorder`, as `make test` runs it): real nbgrader courses, the website (one
 # build, then the browser), the hostile class, parallel grading. The short tests fill in behind
 # them on whichever worker is free, instead of a long unit starting last.
-HEAVY_FIRST = ("tests/test_nbgrader_workflow.py", "@website", "@hostile", "@autograde_parallel")
+HEAVY_FIRST = ("tests/test_nbgrader_workflow.py", "@website", "@hostile", "@autograde_parallel",
+               "@student_kit", "@release_sync")
 
 
 def _group_items(items):

@@ -3,10 +3,11 @@
 One class of ~33 hostile and broken ex01_rnn submissions is graded once with
 `python -m grnn_ref.autograde ex01_rnn --jobs 2`; every trick must get exactly its stated score
 per test cell, the batch must complete, and a subset graded again with plain
-`nbgrader autograde --student S --force` (the committed nbgrader_config.py) must get the same grades.
+`nbgrader autograde` (the committed nbgrader_config.py) must get the same grades.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -82,12 +83,17 @@ def test_flood_is_truncated_in_the_autograded_notebook(graded):
     assert "output truncated" in path.read_text()
 
 
-def test_plain_nbgrader_gives_the_same_grades(graded):
-    course = graded["course"]
-    ours = graded["grades"]
+def test_plain_nbgrader_gives_the_same_grades(graded, tmp_path):
+    """The subset, copied into a course of its own with the same secret, graded by one plain
+    `nbgrader autograde ex01_rnn` (one process for all of them)."""
+    course, plain = graded["course"], tmp_path / "plain_course"
+    classroom.copy_course(str(plain), ["ex01_rnn"])
+    for secret in course.glob(".grnn_grading_secret*"):
+        shutil.copy(secret, plain / secret.name)
     for name in PLAIN_SUBSET:
-        subprocess.run([sys.executable, "-m", "nbgrader", "autograde", "ex01_rnn", "--student",
-                        name, "--force"], cwd=course, env=ENV, capture_output=True, timeout=600)
-    plain = _grade_cells(course)
+        shutil.copytree(course / "submitted" / name, plain / "submitted" / name)
+    subprocess.run([sys.executable, "-m", "nbgrader", "autograde", "ex01_rnn", "--force"],
+                   cwd=plain, env=ENV, capture_output=True, timeout=600)
+    ours, theirs = graded["grades"], _grade_cells(plain)
     for name in PLAIN_SUBSET:
-        assert plain[name] == ours[name], (name, plain[name], ours[name])
+        assert theirs[name] == ours[name], (name, theirs[name], ours[name])

@@ -23,6 +23,10 @@ def _cells(nb):
     return out
 
 
+# one worker runs the module: its module fixture is built once
+pytestmark = pytest.mark.xdist_group("release_sync")
+
+
 @pytest.fixture(scope="module")
 def regenerated(tmp_path_factory):
     course = tmp_path_factory.mktemp("release")

@@ -56,6 +56,10 @@ print(json.dumps({"executable": sys.executable, "grnn_ref": grnn_ref.__file__,
 """ % (REFERENCE,)
 
 
+# one worker runs the module: its module fixture is built once
+pytestmark = pytest.mark.xdist_group("student_kit")
+
+
 @pytest.fixture(scope="module")
 def kit(tmp_path_factory):
     """(the zip, the folder it unzips to in an empty directory)."""
