@@ -162,3 +162,16 @@ def check_cache(fn, cache, cache_type, forward_name):
         raise ValueError(
             f"{fn}: cache is a {type(cache).__name__}, expected the cache returned by "
             f"grnn_ref's {forward_name} (a backward only takes the cache of its own forward)")
+
+
+def gates_of(fn, cache, kind, step_type):
+    """{gate name: values} of a step cache ((B, H) arrays) or a sequence cache (stacked, (T, B, H)),
+    new arrays; ValueError naming `fn` for anything else."""
+    from grnn_ref.params import GATES
+
+    if isinstance(cache, step_type):
+        return {name: np.array(getattr(cache, name)) for name in GATES[kind]}
+    if isinstance(cache, list) and cache and all(isinstance(s, step_type) for s in cache):
+        return {name: np.stack([getattr(step, name) for step in cache]) for name in GATES[kind]}
+    raise ValueError(f"{fn}: cache is a {type(cache).__name__}, expected a cache from "
+                     f"{kind}_forward or {kind}_step_forward")

@@ -22,7 +22,7 @@ import numpy as np
 
 from grnn_ref import _validate as V
 from grnn_ref.activations import dsigmoid_from_output, dtanh_from_output, sigmoid
-from grnn_ref.params import GATES, GRUStepCache, Params
+from grnn_ref.params import GRUStepCache, Params
 
 
 def gru_step_forward(x, h_prev, p):
@@ -142,10 +142,4 @@ def gru_gates(cache):
     Returns {"r": reset gate, "z": update gate, "n": candidate state}, new arrays
     (r, z in (0, 1), n in (-1, 1)).
     """
-    if isinstance(cache, GRUStepCache):
-        return {name: np.array(getattr(cache, name)) for name in GATES["gru"]}
-    if isinstance(cache, list) and cache and all(isinstance(s, GRUStepCache) for s in cache):
-        return {name: np.stack([getattr(step, name) for step in cache])
-                for name in GATES["gru"]}
-    raise ValueError(f"gru_gates: cache is a {type(cache).__name__}, expected a cache from "
-                     f"gru_forward or gru_step_forward")
+    return V.gates_of("gru_gates", cache, "gru", GRUStepCache)

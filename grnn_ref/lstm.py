@@ -22,7 +22,7 @@ import numpy as np
 
 from grnn_ref import _validate as V
 from grnn_ref.activations import dsigmoid_from_output, dtanh_from_output, sigmoid
-from grnn_ref.params import GATES, LSTMStepCache, Params
+from grnn_ref.params import LSTMStepCache, Params
 
 
 def lstm_step_forward(x, h_prev, c_prev, p):
@@ -155,10 +155,4 @@ def lstm_gates(cache):
     Returns {"i": input gate, "f": forget gate, "g": candidate, "o": output gate}, new arrays
     (after the nonlinearities: i, f, o in (0, 1), g in (-1, 1)).
     """
-    if isinstance(cache, LSTMStepCache):
-        return {name: np.array(getattr(cache, name)) for name in GATES["lstm"]}
-    if isinstance(cache, list) and cache and all(isinstance(s, LSTMStepCache) for s in cache):
-        return {name: np.stack([getattr(step, name) for step in cache])
-                for name in GATES["lstm"]}
-    raise ValueError(f"lstm_gates: cache is a {type(cache).__name__}, expected a cache from "
-                     f"lstm_forward or lstm_step_forward")
+    return V.gates_of("lstm_gates", cache, "lstm", LSTMStepCache)
