@@ -261,3 +261,31 @@ def test_kernel_side_modules_work_without_the_reference(tmp_path):
     assert proc.returncode == 0, proc.stderr
     visible = len(cases.get_check("rnn_step_forward").case_ids())
     assert proc.stdout.strip() == str(visible)   # one record per visible case, judged elsewhere
+
+
+def test_a_registered_check_needs_no_hand_written_function(monkeypatch, capsys):
+    """Adding an exercise: its notebook, its grading/exercises/ module (a Check registered there)
+    and its reference maths. `from grnn_ref.grading import check_<name>` finds the check."""
+    class DoubleCheck(cases.Check):
+        family = "double"
+
+        def build(self, shape, rng):
+            return {"x": rng.standard_normal((shape["B"], 3)).astype(shape["dtype"])}
+
+        def call(self, fns, inputs):
+            return {"y": fns[0](inputs["x"])}
+
+        def reference(self, inputs):
+            return {"y": 2 * inputs["x"]}
+
+    check = DoubleCheck("double_it", ("y",), (cases.size(B=2),), (cases.size(B=1),))
+    monkeypatch.setitem(cases.REGISTRY, "double_it", check)
+    from grnn_ref.grading import check_double_it
+
+    check_double_it(lambda x: 2 * x)
+    check_double_it(lambda x: 2 * x, hidden=True)
+    assert "double_it: all 1 hidden cases pass." in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="double_it is not right yet"):
+        check_double_it(lambda x: 3 * x)
+    with pytest.raises(ImportError):
+        from grnn_ref.grading import check_not_registered  # noqa: F401

@@ -58,6 +58,16 @@ from grnn_ref.grading.checks import (
 )
 from grnn_ref.tasks import ADDING_BASELINE_MSE, adding_problem
 
+
+def __getattr__(name):
+    """`check_<name>` for every registered check without a hand-written function in checks.py:
+    adding an exercise is its notebook, its grading/exercises/ module and its reference maths."""
+    from grnn_ref.grading import cases, checks
+
+    if name.startswith("check_") and name[len("check_"):] in cases.REGISTRY:
+        return checks.check_function(name[len("check_"):])
+    raise AttributeError(f"module 'grnn_ref.grading' has no attribute {name!r}")
+
 __all__ = [
     "Params", "RNNStepCache", "LSTMStepCache", "GRUStepCache", "CheckFailed",
     "check_rnn_step_forward", "check_rnn_forward", "check_rnn_step_backward", "check_rnn_backward",

@@ -231,6 +231,21 @@ def check_clip_gradients(clip_gradients, hidden=False):
     _raise_if_failed(run_check("clip_gradients", (clip_gradients,), hidden))
 
 
+def check_function(name):
+    """The public check of a registered check without a hand-written one below: a function
+    `check_<name>(*objects, hidden=False)` that runs the check on the student's objects (functions,
+    a class, a model or an answer, as the Check's `call` takes them). An exercise module that
+    registers a check in grading/exercises/ gets its `check_<name>` this way
+    (`from grnn_ref.grading import check_<name>` works for every registered name)."""
+    check = get_check(name)
+
+    def check_fn(*objects, hidden=False):
+        _raise_if_failed(run_check(name, objects, hidden))
+    check_fn.__name__ = check_fn.__qualname__ = f"check_{name}"
+    check_fn.__doc__ = f"Check {name} (grnn_ref.grading.exercises): {type(check).__doc__ or ''}"
+    return check_fn
+
+
 def check_answer(name, value):
     """Check a numeric answer (e.g. check_answer("ex03_decay_rate", decay_rate)).
 
