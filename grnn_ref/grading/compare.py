@@ -105,9 +105,12 @@ class Report:
     def failed_names(self):
         return [r.name for r in self.failed]
 
-    def describe(self, limit=4):
-        """The failures, one per line (at most `limit`)."""
-        lines = [r.describe() for r in self.failed[:limit]]
+    def describe(self, limit=6, order=()):
+        """The failures, one per line (at most `limit`), in the order of the names in `order`
+        (a check's outputs: states and input gradients before parameter gradients)."""
+        rank = {name: i for i, name in enumerate(order)}
+        failed = sorted(self.failed, key=lambda r: rank.get(r.name, len(rank)))
+        lines = [r.describe() for r in failed[:limit]]
         more = len(self.failed) - limit
         if more > 0:
             lines.append(f"... and {more} more output(s) differ.")
@@ -194,7 +197,7 @@ def failure_message(check, where, report, mistake=None):
     """What a student reads when a case fails: the check and the case, what differs (Report),
     and the likely mistake with its fix. The grader (feedback.py) and the student kit
     (offline.py) both word their verdicts with it."""
-    lines = [f"{check.name} is not right yet: {where}.", report.describe()]
+    lines = [f"{check.name} is not right yet: {where}.", report.describe(order=check.outputs)]
     if mistake is not None:
         lines.append(mistake.message())
     return "\n".join(lines)
