@@ -353,18 +353,19 @@ _CELL_GRADIENT = {   # dc, the gradient reaching c_next: from outside and throug
 }
 
 
-def lstm_step_backward(cell_gradient="right", dc_prev_times_f=True):
-    """The LSTM step backward with dc as _CELL_GRADIENT[cell_gradient], or dc_prev = dc (no f)."""
+def lstm_step_backward(cell_gradient="right", dc_prev_times_f=True, da_order="ifgo"):
+    """The LSTM step backward with dc as _CELL_GRADIENT[cell_gradient], dc_prev = dc (no f), or
+    the gate blocks of da stacked in the order `da_order` instead of i, f, g, o."""
     def back(s, dh_next, dc_next):
         gate = lstm.lstm_gates(s.cache)
         i, f, g, o = gate["i"], gate["f"], gate["g"], gate["o"]
         tanh_c = np.tanh(s.c_next)
         dc = _CELL_GRADIENT[cell_gradient](dc_next, dh_next, o, tanh_c)
-        da = np.concatenate([dc * g * i * (1 - i),              # input gate
-                             dc * s.c_prev * f * (1 - f),       # forget gate
-                             dc * i * (1 - g ** 2),             # candidate
-                             dh_next * tanh_c * o * (1 - o)],   # output gate
-                            axis=1)
+        blocks = {"i": dc * g * i * (1 - i),             # input gate
+                  "f": dc * s.c_prev * f * (1 - f),      # forget gate
+                  "g": dc * i * (1 - g ** 2),            # candidate
+                  "o": dh_next * tanh_c * o * (1 - o)}   # output gate
+        da = np.concatenate([blocks[k] for k in da_order], axis=1)
         return {"dx": da @ s.p.W_ih, "dh_prev": da @ s.p.W_hh,
                 "dc_prev": dc * f if dc_prev_times_f else dc,
                 "dW_ih": da.T @ s.x, "dW_hh": da.T @ s.h_prev,
@@ -601,6 +602,14 @@ _add("lstm_no_tanh_derivative_c", "the derivative of tanh(c_next) is missing in 
      "on the path through h_t = o_t * tanh(c_t) the gradient passes a tanh, so it is multiplied "
      "by tanh'(c_t) = 1 - tanh(c_t)^2; the cache keeps tanh(c_t) for this (chapter 4).",
      _BWD["lstm"], backward_variant(lstm_step_backward(cell_gradient="no_tanh_derivative")))
+for _order in ("figo", "ifog", "gifo"):
+    _add(f"lstm_da_blocks_{_order}",
+         f"the gate blocks of the gradient da are stacked in the order ({', '.join(_order)}) "
+         f"instead of the weights' (i, f, g, o)",
+         "da must line up with the rows of W_ih, W_hh and the biases, whose blocks are i, f, g, o "
+         "(the forward's order). Symptom: dc_prev is right, but dx, dh_prev and the weight "
+         "gradients are wrong block by block.",
+         _BWD["lstm"], backward_variant(lstm_step_backward(da_order=_order)))
 _add("lstm_dc_prev_without_f", "dc_prev is not multiplied by the forget gate",
      "c_t = f_t * c_{t-1} + i_t * g_t, so along the cell path the local derivative of c_t with "
      "respect to c_{t-1} is f_t, elementwise (chapter 4's constant error carousel). Symptom: "

@@ -85,6 +85,9 @@ MUTATIONS = {
           "a = x @ p.W_ih.T + p.b_ih + p.b_hh + np.concatenate(\n"
           "        [h_prev @ p.W_hh[k * H:(k + 1) * H] for k in range(4)], axis=1)"),
         M("lstm_missing_b_ih", "lstm_step_forward", " + p.b_ih", ""),
+        M("lstm_da_blocks_figo", "lstm_step_backward",
+          "da = np.concatenate([di * i * (1 - i), df * f * (1 - f),",
+          "da = np.concatenate([df * f * (1 - f), di * i * (1 - i),"),
         M("lstm_dc_ignores_dh", "lstm_step_backward",
           "dc = dc_next + dh_next * o * (1 - tanh_c ** 2)", "dc = dc_next"),
         M("lstm_no_tanh_derivative_c", "lstm_step_backward",
