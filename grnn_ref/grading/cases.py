@@ -112,6 +112,9 @@ class Check:
     takes_functions = True
     #: say "correct." instead of "all N cases pass." (a single answer or a trained model)
     single_verdict = False
+    #: a grader-side module (the exercise's reference) with a MISCONCEPTIONS list of its own
+    #: mistakes, for an exercise whose mistakes the catalogue in misconceptions.py does not hold
+    catalogue = None
 
     def __init__(self, name, outputs, visible, hidden, *, kind="", rtol=None, diagnose_as=None):
         self.name = name

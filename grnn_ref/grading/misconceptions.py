@@ -853,6 +853,20 @@ _extra("clip_always", "the gradients are rescaled even when their norm is alread
        lambda c, i: _clip_variant(i, "always"))
 
 
+# ================================================================ the exercises' own catalogues
+def _exercise_catalogues():
+    """An exercise whose mistakes need maths of their own keeps them beside its reference: a Check
+    whose `catalogue` names a grader-side module (its reference module) adds that module's
+    MISCONCEPTIONS (Misconception objects) to EXTRA. Imported here, never in the kernel."""
+    import importlib
+
+    from grnn_ref.grading.cases import REGISTRY
+
+    for name in sorted({c.catalogue for c in REGISTRY.values() if c.catalogue}):
+        EXTRA.extend(importlib.import_module(name).MISCONCEPTIONS)
+
+
+_exercise_catalogues()
 BY_ID = {m.id: m for m in CATALOG + EXTRA}
 
 
