@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 import pytest
+from bs4 import BeautifulSoup
 
 from site_fixtures import (  # noqa: F401 - fixtures are used by name
     NEEDS_SITE,
@@ -266,3 +267,51 @@ def test_no_solution_notebook_or_path_is_copied_into_the_site(built_site):
         if "solutions" in path.relative_to(built_site).parts
     ]
     assert not copies and not named, f"solutions reached the site: {copies + named}"
+
+
+# ------------------------------------------------------------ what a reader sees (issue 12)
+
+#: Markup that only a parser should see: a fence or directive line left as text means a block
+#: was not parsed (e.g. a question title with backticks inside a backtick fence, issue 12).
+RAW_MARKUP = re.compile(r"```|^\s*:::|\{(admonition|code-cell|note|warning|glue:text|cite:[pt])\}", re.M)
+
+
+def _reader_text(soup) -> str:
+    """The text of a page's article as a reader sees it: no code, scripts or hidden inputs."""
+    article = soup.select_one("article.bd-article") or soup.body
+    article = BeautifulSoup(str(article), "html.parser")
+    for element in article.select("pre, code, script, style, .highlight, .cell_input"):
+        element.decompose()
+    return article.get_text("\n")
+
+
+def _chapter_pages() -> list[str]:
+    return [name for name in toc_docnames() if re.fullmatch(r"book/(\d\d-.*|intro|notation)", name)]
+
+
+@needs_site
+def test_no_page_shows_raw_directive_or_fence_markup(built_site):
+    shown = []
+    for name in toc_docnames():
+        soup = BeautifulSoup((built_site / page_path(name)).read_text(encoding="utf-8"), "html.parser")
+        text = _reader_text(soup)
+        for match in RAW_MARKUP.finditer(text):
+            context = text[max(0, match.start() - 60): match.end() + 60].replace("\n", " ")
+            shown.append(f"{page_path(name)}: ...{context}...")
+    assert not shown, "pages show unparsed markup:\n" + "\n".join(shown[:20])
+
+
+@needs_site
+def test_every_check_your_understanding_question_is_a_dropdown(built_site):
+    # Each question of a chapter's source becomes one closed-by-default admonition on its page.
+    for name in _chapter_pages():
+        source = source_file(name).read_text(encoding="utf-8")
+        asked = len(re.findall(r"^[:`]{3,}\{admonition\}.*\n:class: dropdown", source, re.M))
+        soup = BeautifulSoup((built_site / page_path(name)).read_text(encoding="utf-8"), "html.parser")
+        dropdowns = soup.select("div.admonition.dropdown")
+        assert len(dropdowns) == asked, (
+            f"{page_path(name)}: {asked} dropdown question(s) in the source, {len(dropdowns)} on the page"
+        )
+        for dropdown in dropdowns:
+            title = dropdown.select_one(".admonition-title")
+            assert title is not None and title.get_text(strip=True), f"{page_path(name)}: untitled question"
