@@ -315,3 +315,14 @@ def test_every_check_your_understanding_question_is_a_dropdown(built_site):
         for dropdown in dropdowns:
             title = dropdown.select_one(".admonition-title")
             assert title is not None and title.get_text(strip=True), f"{page_path(name)}: untitled question"
+
+
+@needs_site
+def test_every_page_has_a_favicon_served_from_the_site(built_site):
+    for name in [*toc_docnames(), *(p.removesuffix(".html") for p in EXTRA_PAGES)]:
+        page = built_site / page_path(name)
+        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+        icons = [link["href"] for link in soup.select("link[href]") if "icon" in link.get("rel", [])]
+        assert icons, f"{page_path(name)} names no favicon (browsers then ask for /favicon.ico: 404)"
+        for href in icons:
+            assert (page.parent / urlsplit(href).path).resolve().is_file(), f"{page_path(name)}: {href}"
