@@ -317,6 +317,24 @@ def test_every_check_your_understanding_question_is_a_dropdown(built_site):
             assert title is not None and title.get_text(strip=True), f"{page_path(name)}: untitled question"
 
 
+#: The separator row of a Markdown pipe table, as text: | --- | :---: |
+PIPE_TABLE_RULE = re.compile(r"^\s*\|?(\s*:?-{3,}:?\s*\|)+\s*(:?-{3,}:?\s*)?$", re.M)
+
+
+@needs_site
+def test_table_outputs_render_as_html_tables_not_pipe_text(built_site):
+    pipe_text, tables = [], 0
+    for name in toc_docnames():
+        soup = BeautifulSoup((built_site / page_path(name)).read_text(encoding="utf-8"), "html.parser")
+        for output in soup.select("div.cell_output"):
+            tables += len(output.select("table"))
+            match = PIPE_TABLE_RULE.search(output.get_text("\n"))
+            if match:
+                pipe_text.append(f"{page_path(name)}: {match.group(0).strip()[:60]}")
+    assert not pipe_text, "code outputs show Markdown tables as text:\n" + "\n".join(pipe_text)
+    assert tables >= 7, f"expected the chapters' 7 result tables as HTML tables, found {tables}"
+
+
 @needs_site
 def test_every_page_has_a_favicon_served_from_the_site(built_site):
     for name in [*toc_docnames(), *(p.removesuffix(".html") for p in EXTRA_PAGES)]:
