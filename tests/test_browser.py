@@ -242,10 +242,19 @@ def test_previous_and_next_walk_the_book_in_toc_order(watch, site_url):
     assert not watch.remote_requests and not watch.errors, watch.remote_requests + watch.errors
 
 
+def _wait_for_search(page) -> None:
+    """Wait until Sphinx's search has listed every result (it adds them one by one)."""
+    page.wait_for_function(
+        "() => (document.querySelector('#search-results p.search-summary') || {}).textContent"
+        "?.includes('found')",
+        timeout=PAGE_TIMEOUT_MS,
+    )
+
+
 def test_search_finds_the_forget_gate(watch, site_url):
     page = watch.page
     page.goto(f"{site_url}/search.html?q=forget", wait_until="load")
-    page.wait_for_selector("#search-results ul.search li", timeout=PAGE_TIMEOUT_MS)
+    _wait_for_search(page)
     hits = page.eval_on_selector_all(
         "#search-results ul.search li a", "links => links.map(a => a.getAttribute('href'))"
     )
@@ -378,3 +387,52 @@ def test_phone_contents_button_opens_this_pages_outline_and_closes_again(phone, 
     page.mouse.click(5, PHONE["height"] // 2)
     _wait_dialog(page, dialog_id, False)
     assert not phone.errors and not phone.remote_requests, phone.errors + phone.remote_requests
+
+
+def test_search_ranks_the_chapter_on_a_term_first_and_shows_text_snippets(watch, site_url):
+    page = watch.page
+    page.goto(f"{site_url}/search.html?q=forget+gate", wait_until="load")
+    _wait_for_search(page)
+    hits = page.eval_on_selector_all(
+        "#search-results ul.search li a", "links => links.map(a => a.getAttribute('href'))"
+    )
+    assert hits and "book/04-lstm.html" in hits[0], f"'forget gate' does not lead to the LSTM chapter first: {hits[:6]}"
+    page.wait_for_selector("#search-results ul.search li:first-child p.context", timeout=PAGE_TIMEOUT_MS)
+    snippet = page.inner_text("#search-results ul.search li:first-child p.context")
+    assert "forget" in snippet.lower(), f"the snippet does not show the term: {snippet!r}"
+    # page chrome: the download menu (.pdf, .md), the outline's "Contents" heading
+    chrome = [word for word in (".pdf", ".ipynb", "Contents", "Toggle", "Ctrl") if word in snippet]
+    assert not chrome, f"the snippet shows page chrome {chrome}: {snippet!r}"
+    assert not watch.remote_requests and not watch.errors, watch.remote_requests + watch.errors
+
+
+#: Elements of the article that end past the right edge of the screen and are not inside a
+#: container that scrolls sideways (MathJax's assistive MathML is visually hidden: skipped).
+OVERFLOWING_JS = """() => {
+    const width = document.documentElement.clientWidth;
+    const scrolls = (element) => {
+        for (let e = element.parentElement; e; e = e.parentElement) {
+            const overflow = getComputedStyle(e).overflowX;
+            if (overflow === 'auto' || overflow === 'scroll') return true;
+        }
+        return false;
+    };
+    return [...document.querySelectorAll('article *')]
+        .filter(e => !e.closest('mjx-assistive-mml') && e.checkVisibility())
+        .filter(e => e.getBoundingClientRect().right > width + 1 && !scrolls(e))
+        .map(e => `<${e.tagName.toLowerCase()} class="${e.className}"> `
+                  + `${(e.textContent || '').trim().slice(0, 50)}`);
+}"""
+
+
+@pytest.mark.parametrize("path", CHAPTER_PAGES + ["book/notation.html"])
+def test_nothing_runs_off_a_phone_screen(phone, site_url, path):
+    page = phone.page
+    page.goto(f"{site_url}/{path}", wait_until="load")
+    _wait_for_math(page)
+    overflowing = page.evaluate(OVERFLOWING_JS)
+    assert not overflowing, (
+        f"{path} at {PHONE['width']} px: {len(overflowing)} element(s) cut off or wider than the "
+        "screen outside a scroll container:\n" + "\n".join(overflowing[:10])
+    )
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
