@@ -344,3 +344,24 @@ def test_every_page_has_a_favicon_served_from_the_site(built_site):
         assert icons, f"{page_path(name)} names no favicon (browsers then ask for /favicon.ico: 404)"
         for href in icons:
             assert (page.parent / urlsplit(href).path).resolve().is_file(), f"{page_path(name)}: {href}"
+
+
+#: An alt text that is a file name says nothing to a reader who cannot see the image.
+FILE_NAME_ALT = re.compile(r"(^|/)[\w.-]+\.(svg|png|jpe?g|gif)$|^(\.\./)*_(images|build)/", re.I)
+
+
+@needs_site
+def test_every_image_has_a_meaningful_alt_text_and_every_plot_a_numbered_caption(built_site):
+    problems = []
+    for name in toc_docnames():
+        soup = BeautifulSoup((built_site / page_path(name)).read_text(encoding="utf-8"), "html.parser")
+        for image in soup.select("article img"):
+            alt = (image.get("alt") or "").strip()
+            if len(alt) < 30 or FILE_NAME_ALT.search(alt):
+                problems.append(f"{page_path(name)}: <img src={image.get('src')!r}> has alt {alt!r}")
+        for image in soup.select("article div.cell_output img"):
+            figure = image.find_parent("figure")
+            number = figure and figure.select_one("figcaption .caption-number")
+            if not number:
+                problems.append(f"{page_path(name)}: plot {image.get('src')!r} has no numbered caption")
+    assert not problems, f"{len(problems)} image(s) a reader cannot use:\n" + "\n".join(problems)
