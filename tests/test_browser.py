@@ -436,3 +436,28 @@ def test_nothing_runs_off_a_phone_screen(phone, site_url, path):
         "screen outside a scroll container:\n" + "\n".join(overflowing[:10])
     )
     assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+@pytest.mark.parametrize(
+    "path, figure",
+    [("book/04-lstm.html", "forget-gate-slider"), ("book/05-gru.html", "update-gate-slider")],
+)
+def test_interactive_figure_slider_moves_the_curves_offline(watch, site_url, path, figure):
+    page = watch.page
+    page.goto(f"{site_url}/{path}", wait_until="load")
+    root = page.locator(f"#{figure}")
+    root.scroll_into_view_if_needed()
+    assert root.locator("svg polyline").count() >= 2, f"{figure}: no curves drawn"
+    curves = "lines => lines.map(line => line.getAttribute('points'))"
+    before = root.locator("svg polyline").evaluate_all(curves)
+    readout = root.locator(".slider-figure-readout").inner_text()
+    slider = root.locator("input[type=range]")
+    slider.focus()
+    page.keyboard.press("ArrowRight")  # as a reader using the keyboard would
+    after = root.locator("svg polyline").evaluate_all(curves)
+    assert all(a != b for a, b in zip(after, before)), f"{figure}: the slider did not move every curve"
+    assert root.locator(".slider-figure-readout").inner_text() != readout
+    assert root.locator("output").inner_text() == slider.get_attribute("aria-valuetext")
+    figcaption = page.locator(f"figure:has(#{figure}) figcaption .caption-number")
+    assert figcaption.count() == 1, f"{figure} has no numbered caption"
+    assert not watch.remote_requests and not watch.errors, watch.remote_requests + watch.errors
