@@ -365,3 +365,43 @@ def test_every_image_has_a_meaningful_alt_text_and_every_plot_a_numbered_caption
             if not number:
                 problems.append(f"{page_path(name)}: plot {image.get('src')!r} has no numbered caption")
     assert not problems, f"{len(problems)} image(s) a reader cannot use:\n" + "\n".join(problems)
+
+
+PDF = "_static/gated-recurrent-networks-demystified.pdf"
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", text.lower().replace("ﬁ", "fi").replace("ﬂ", "fl"))
+
+
+@needs_site
+def test_the_whole_course_pdf_has_every_chapter_its_figures_and_the_answers(built_site):
+    from pypdf import PdfReader
+
+    intro = (built_site / "book" / "intro.html").read_text(encoding="utf-8")
+    assert f'href="../{PDF}"' in intro, "the welcome page does not link the PDF"
+    reader = PdfReader(built_site / PDF)
+    text = _squash("\n".join(page.extract_text() or "" for page in reader.pages))
+    chapters = [name for name in toc_docnames() if re.fullmatch(r"book/\d\d-.*", name)]
+    assert len(reader.pages) >= 10 * len(chapters), f"only {len(reader.pages)} pages"
+    missing, images = [], 0
+    for name in chapters:
+        soup = BeautifulSoup((built_site / page_path(name)).read_text(encoding="utf-8"), "html.parser")
+        title = soup.select_one("article h1").get_text(" ", strip=True).rstrip("#")
+        if _squash(title) not in text:
+            missing.append(title)
+        images += len(soup.select("article img"))
+    assert not missing, f"chapters missing from the PDF: {missing}"
+    assert _squash("Appendix: answers to the questions") in text
+    # every answer is in the appendix: the first words of the last question's answer, for one
+    last = BeautifulSoup((built_site / page_path(chapters[-1])).read_text(encoding="utf-8"),
+                         "html.parser").select("div.admonition.dropdown")[-1]
+    answer = " ".join(p.get_text(" ", strip=True) for p in last.find_all("p")[1:])[:60]
+    assert _squash(answer)[:30] in text, f"the answer {answer!r} is not in the PDF"
+    # the figures: the print page Chromium printed has every image of the chapters
+    printed = BeautifulSoup((built_site / "_static" / "print" / "course.html").read_text(encoding="utf-8"),
+                            "html.parser")
+    chapter_images = [img for section in printed.select("section.print-page")
+                      if re.fullmatch(r"book/\d\d-.*", section.get("data-page", ""))
+                      for img in section.select("img")]
+    assert len(chapter_images) == images, (len(chapter_images), images)
