@@ -44,6 +44,11 @@ PAGE_TIMEOUT_MS = 60_000
 MAX_SCREENSHOT_HEIGHT = 16_000
 #: Pages that are chapters (screenshotted for review): the welcome page and book/NN-*.
 CHAPTER = re.compile(r"^book/(intro|\d\d-[^/]+)$")
+#: The two screens the site is read on: a laptop and a phone (an iPhone 12-15's CSS viewport).
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+#: How long a toggle may take to show its effect (the themes animate for 0.2-0.4 s).
+TOGGLE_TIMEOUT_MS = 5_000
 #: Raw math delimiters left in a page's text mean MathJax (or the Markdown parser) missed them.
 RAW_MATH = re.compile(r"\$\$|\\\(|\\\[|\\begin\{")
 
@@ -71,9 +76,9 @@ def browser():
 class PageWatch:
     """A browser page that records console errors and every request it makes."""
 
-    def __init__(self, browser, site_url: str) -> None:
+    def __init__(self, browser, site_url: str, viewport: dict | None = None) -> None:
         self.host = urlsplit(site_url).netloc
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.context = browser.new_context(viewport=viewport or DESKTOP)
         self.page = self.context.new_page()
         self.page.set_default_timeout(PAGE_TIMEOUT_MS)
         self.errors: list[str] = []
@@ -237,10 +242,19 @@ def test_previous_and_next_walk_the_book_in_toc_order(watch, site_url):
     assert not watch.remote_requests and not watch.errors, watch.remote_requests + watch.errors
 
 
+def _wait_for_search(page) -> None:
+    """Wait until Sphinx's search has listed every result (it adds them one by one)."""
+    page.wait_for_function(
+        "() => (document.querySelector('#search-results p.search-summary') || {}).textContent"
+        "?.includes('found')",
+        timeout=PAGE_TIMEOUT_MS,
+    )
+
+
 def test_search_finds_the_forget_gate(watch, site_url):
     page = watch.page
     page.goto(f"{site_url}/search.html?q=forget", wait_until="load")
-    page.wait_for_selector("#search-results ul.search li", timeout=PAGE_TIMEOUT_MS)
+    _wait_for_search(page)
     hits = page.eval_on_selector_all(
         "#search-results ul.search li a", "links => links.map(a => a.getAttribute('href'))"
     )
@@ -258,4 +272,192 @@ def test_search_box_on_a_page_leads_to_results(watch, site_url):
         search_input.press("Enter")
     assert "search.html" in page.url and "q=forget" in page.url
     page.wait_for_selector("#search-results ul.search li", timeout=PAGE_TIMEOUT_MS)
+    assert not watch.remote_requests and not watch.errors, watch.remote_requests + watch.errors
+
+
+# ------------------------------------------------------------ what a reader touches (issue 12)
+
+CHAPTER_PAGES = [page_path(name) for name in toc_docnames() if CHAPTER.match(name)]
+
+
+@pytest.fixture
+def phone(browser, site_url):
+    watched = PageWatch(browser, site_url, viewport=PHONE)
+    yield watched
+    watched.close()
+
+
+def _dialog_open(page, dialog_id: str) -> bool:
+    return page.evaluate(f"() => document.getElementById('{dialog_id}').open")
+
+
+def _wait_dialog(page, dialog_id: str, is_open: bool) -> None:
+    page.wait_for_function(
+        f"() => document.getElementById('{dialog_id}').open === {str(is_open).lower()}",
+        timeout=TOGGLE_TIMEOUT_MS,
+    )
+
+
+#: Whether a dropdown shows anything besides its title (sphinx-togglebutton collapses the rest
+#: to zero height rather than hiding it).
+ANSWER_SHOWN_JS = """window.answerShown = (dropdown) => [...dropdown.children].some(child =>
+    !child.classList.contains('admonition-title')
+    && child.checkVisibility({opacityProperty: true, visibilityProperty: true})
+    && child.getBoundingClientRect().height > 1);"""
+
+
+@pytest.mark.parametrize("path", CHAPTER_PAGES)
+def test_check_your_understanding_answers_stay_hidden_until_asked(watch, site_url, path):
+    page = watch.page
+    page.goto(f"{site_url}/{path}", wait_until="load")
+    page.add_script_tag(content=ANSWER_SHOWN_JS)
+    questions = page.evaluate(
+        """() => [...document.querySelectorAll('.admonition.dropdown')].map(d => ({
+            title: (d.querySelector('.admonition-title') || {}).innerText || '',
+            answerShown: window.answerShown(d),
+        }))"""
+    )
+    shown = [q["title"] for q in questions if q["answerShown"]]
+    assert not shown, f"{path}: answers visible before the reader asks: {shown}"
+    if questions:  # and a click on the question shows its answer
+        page.locator(".admonition.dropdown .admonition-title").first.click()
+        page.wait_for_function(
+            "() => window.answerShown(document.querySelector('.admonition.dropdown'))",
+            timeout=TOGGLE_TIMEOUT_MS,
+        )
+    assert not watch.errors, watch.errors
+
+
+def test_menu_button_hides_and_restores_the_sidebar_on_a_desktop(watch, site_url):
+    page = watch.page
+    page.goto(f"{site_url}/book/04-lstm.html", wait_until="load")
+    sidebar_visibility = "() => getComputedStyle(document.getElementById('pst-primary-sidebar')).visibility"
+    assert page.evaluate(sidebar_visibility) == "visible"
+    button = page.locator(".bd-header-article .primary-toggle")
+    assert button.is_visible(), "no visible menu button in the article header"
+    button.click()
+    page.wait_for_function(f"() => ({sidebar_visibility})() === 'hidden'", timeout=TOGGLE_TIMEOUT_MS)
+    assert button.get_attribute("aria-expanded") == "false"
+    button.click()
+    page.wait_for_function(f"() => ({sidebar_visibility})() === 'visible'", timeout=TOGGLE_TIMEOUT_MS)
+    assert button.get_attribute("aria-expanded") == "true"
+    assert page.locator("#pst-primary-sidebar nav.bd-docs-nav a").first.is_visible()
+    assert not watch.errors, watch.errors
+
+
+def test_phone_menu_button_opens_the_course_contents_and_closes_again(phone, site_url):
+    page = phone.page
+    page.goto(f"{site_url}/book/04-lstm.html", wait_until="load")
+    dialog_id = "pst-primary-sidebar-modal"
+    button = page.locator(".bd-header-article .primary-toggle")
+    assert button.is_visible(), "no visible menu button on a phone"
+    assert not page.locator("#pst-primary-sidebar nav.bd-docs-nav a").first.is_visible()
+
+    button.click()
+    _wait_dialog(page, dialog_id, True)
+    link = page.locator(f"#{dialog_id} nav.bd-docs-nav a", has_text="Gated RNNs compared")
+    assert link.first.is_visible(), "the opened menu does not show the chapters"
+    box = page.locator(f"#{dialog_id}").bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"] - 20, (
+        f"the menu leaves no backdrop to tap: {box}"
+    )
+    page.keyboard.press("Escape")
+    _wait_dialog(page, dialog_id, False)
+
+    button.click()  # and a tap beside the menu closes it too
+    _wait_dialog(page, dialog_id, True)
+    page.mouse.click(PHONE["width"] - 5, PHONE["height"] // 2)
+    _wait_dialog(page, dialog_id, False)
+    # the sidebar's content went back where the theme keeps it
+    assert page.locator("#pst-primary-sidebar nav.bd-docs-nav a").count() > 0
+    assert not phone.errors and not phone.remote_requests, phone.errors + phone.remote_requests
+
+
+def test_phone_contents_button_opens_this_pages_outline_and_closes_again(phone, site_url):
+    page = phone.page
+    page.goto(f"{site_url}/book/04-lstm.html", wait_until="load")
+    dialog_id = "pst-secondary-sidebar-modal"
+    button = page.locator(".bd-header-article .secondary-toggle")
+    assert button.is_visible(), "no visible contents button on a phone"
+
+    button.click()
+    _wait_dialog(page, dialog_id, True)
+    outline = page.locator(f"#{dialog_id} a", has_text="Why the forget gate matters")
+    assert outline.first.is_visible(), "the opened contents do not show the page's sections"
+    page.mouse.click(5, PHONE["height"] // 2)
+    _wait_dialog(page, dialog_id, False)
+    assert not phone.errors and not phone.remote_requests, phone.errors + phone.remote_requests
+
+
+def test_search_ranks_the_chapter_on_a_term_first_and_shows_text_snippets(watch, site_url):
+    page = watch.page
+    page.goto(f"{site_url}/search.html?q=forget+gate", wait_until="load")
+    _wait_for_search(page)
+    hits = page.eval_on_selector_all(
+        "#search-results ul.search li a", "links => links.map(a => a.getAttribute('href'))"
+    )
+    assert hits and "book/04-lstm.html" in hits[0], f"'forget gate' does not lead to the LSTM chapter first: {hits[:6]}"
+    page.wait_for_selector("#search-results ul.search li:first-child p.context", timeout=PAGE_TIMEOUT_MS)
+    snippet = page.inner_text("#search-results ul.search li:first-child p.context")
+    assert "forget" in snippet.lower(), f"the snippet does not show the term: {snippet!r}"
+    # page chrome: the download menu (.pdf, .md), the outline's "Contents" heading
+    chrome = [word for word in (".pdf", ".ipynb", "Contents", "Toggle", "Ctrl") if word in snippet]
+    assert not chrome, f"the snippet shows page chrome {chrome}: {snippet!r}"
+    assert not watch.remote_requests and not watch.errors, watch.remote_requests + watch.errors
+
+
+#: Elements of the article that end past the right edge of the screen and are not inside a
+#: container that scrolls sideways (MathJax's assistive MathML is visually hidden: skipped).
+OVERFLOWING_JS = """() => {
+    const width = document.documentElement.clientWidth;
+    const scrolls = (element) => {
+        for (let e = element.parentElement; e; e = e.parentElement) {
+            const overflow = getComputedStyle(e).overflowX;
+            if (overflow === 'auto' || overflow === 'scroll') return true;
+        }
+        return false;
+    };
+    return [...document.querySelectorAll('article *')]
+        .filter(e => !e.closest('mjx-assistive-mml') && e.checkVisibility())
+        .filter(e => e.getBoundingClientRect().right > width + 1 && !scrolls(e))
+        .map(e => `<${e.tagName.toLowerCase()} class="${e.className}"> `
+                  + `${(e.textContent || '').trim().slice(0, 50)}`);
+}"""
+
+
+@pytest.mark.parametrize("path", CHAPTER_PAGES + ["book/notation.html"])
+def test_nothing_runs_off_a_phone_screen(phone, site_url, path):
+    page = phone.page
+    page.goto(f"{site_url}/{path}", wait_until="load")
+    _wait_for_math(page)
+    overflowing = page.evaluate(OVERFLOWING_JS)
+    assert not overflowing, (
+        f"{path} at {PHONE['width']} px: {len(overflowing)} element(s) cut off or wider than the "
+        "screen outside a scroll container:\n" + "\n".join(overflowing[:10])
+    )
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+@pytest.mark.parametrize(
+    "path, figure",
+    [("book/04-lstm.html", "forget-gate-slider"), ("book/05-gru.html", "update-gate-slider")],
+)
+def test_interactive_figure_slider_moves_the_curves_offline(watch, site_url, path, figure):
+    page = watch.page
+    page.goto(f"{site_url}/{path}", wait_until="load")
+    root = page.locator(f"#{figure}")
+    root.scroll_into_view_if_needed()
+    assert root.locator("svg polyline").count() >= 2, f"{figure}: no curves drawn"
+    curves = "lines => lines.map(line => line.getAttribute('points'))"
+    before = root.locator("svg polyline").evaluate_all(curves)
+    readout = root.locator(".slider-figure-readout").inner_text()
+    slider = root.locator("input[type=range]")
+    slider.focus()
+    page.keyboard.press("ArrowRight")  # as a reader using the keyboard would
+    after = root.locator("svg polyline").evaluate_all(curves)
+    assert all(a != b for a, b in zip(after, before)), f"{figure}: the slider did not move every curve"
+    assert root.locator(".slider-figure-readout").inner_text() != readout
+    assert root.locator("output").inner_text() == slider.get_attribute("aria-valuetext")
+    figcaption = page.locator(f"figure:has(#{figure}) figcaption .caption-number")
+    assert figcaption.count() == 1, f"{figure} has no numbered caption"
     assert not watch.remote_requests and not watch.errors, watch.remote_requests + watch.errors

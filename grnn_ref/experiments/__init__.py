@@ -59,7 +59,7 @@ long_lag: adding_experiment(size, cells=None, T=None, steps=None), copy_experime
     lstm_t100_experiment(size), PAPER_RESULTS
 gates: gate_trace(result_or_params, xs), marker_gate_stats(trace, xs), time_constants(trace),
     ablate_post_hoc(result, {"f": 1.0}), gates_experiment(size)
-report: format_table, save_table, save_figure, plot_bound, plot_bound_slopes,
+report: format_table, ResultTable, save_table, save_figure, plot_bound, plot_bound_slopes,
     plot_gradient_flow, plot_learning_curves, plot_clipping, plot_gate_trace, plot_time_constants
 """
 import importlib

@@ -12,7 +12,7 @@ import os
 import numpy as np
 
 __all__ = [
-    "format_table", "save_table", "save_figure", "plot_bound", "plot_bound_slopes",
+    "format_table", "ResultTable", "save_table", "save_figure", "plot_bound", "plot_bound_slopes",
     "plot_gradient_flow", "plot_learning_curves", "plot_clipping", "plot_gate_trace",
     "plot_time_constants",
 ]
@@ -49,6 +49,28 @@ def format_table(rows, columns=None):
     for r in rows:
         lines.append("| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |")
     return "\n".join(lines)
+
+
+class ResultTable:
+    """Result rows to *display* as a table: in a notebook and on the website it renders as a table
+    (its text/markdown representation, which the book parses as MyST); printed, it is the same
+    Markdown pipe text as `format_table`. Printing `format_table(rows)` in a chapter showed readers
+    monospace pipe text, cut off on narrow screens (issue 12).
+
+    rows: list of dicts (array-valued fields skipped); columns: their order (default: first seen).
+    """
+
+    def __init__(self, rows, columns=None):
+        self.rows = list(rows)
+        self.columns = list(columns) if columns else _columns(self.rows)
+
+    def __str__(self):
+        return format_table(self.rows, self.columns)
+
+    __repr__ = __str__
+
+    def _repr_markdown_(self):
+        return str(self)
 
 
 def _jsonable(v):
