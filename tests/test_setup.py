@@ -54,12 +54,14 @@ def test_ci_runs_only_the_readmes_test_command():
     assert "make test" in (REPO / "README.md").read_text()
 
 
-def test_make_test_as_a_normal_user_stops_at_once_with_the_exact_command():
-    """Without root and without the packages (PATH hides them), `make test` stops in seconds,
-    before creating or touching the venv, and names the command that brings what is missing."""
+@pytest.mark.parametrize("target", ["test", "book", "grade"])
+def test_make_as_a_normal_user_stops_at_once_with_the_exact_command(target):
+    """Without root and without the packages (PATH hides them), `make test` (and `make book`, which
+    prints the PDF with Chromium, and `make grade`) stops in seconds, before creating or touching
+    the venv, and names the command that brings what is missing."""
     env = {"PATH": "/nonexistent", "HOME": os.environ.get("HOME", "/tmp")}
     start = time.monotonic()
-    proc = subprocess.run(["/usr/bin/make", "-C", str(REPO), "test", "USER_ID=1000"], env=env,
+    proc = subprocess.run(["/usr/bin/make", "-C", str(REPO), target, "USER_ID=1000"], env=env,
                           capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
     took = time.monotonic() - start
     assert proc.returncode != 0
