@@ -55,6 +55,11 @@ from grnn_ref.grading.checks import (
     check_rnn_step_forward,
     check_torch_lstm_cell,
 )
+from grnn_ref.grading.exercises.ex08 import (
+    check_output_backward,
+    check_sample_with_temperature,
+    check_softmax_cross_entropy,
+)
 from grnn_ref.tasks import ADDING_BASELINE_MSE, adding_problem
 
 __all__ = [
@@ -68,5 +73,6 @@ __all__ = [
     "check_torch_lstm_cell", "check_adding_model", "check_lstm_gate_trace",
     "check_ex03_decay_rate", "check_ex07_memory_unit", "check_ex07_memory_correlation",
     "check_ex07_input_gate_at_marker",
-    "check_ex07_time_constant", "adding_problem", "ADDING_BASELINE_MSE",
+    "check_ex07_time_constant", "check_softmax_cross_entropy", "check_output_backward",
+    "check_sample_with_temperature", "adding_problem", "ADDING_BASELINE_MSE",
 ]
