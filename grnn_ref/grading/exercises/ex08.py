@@ -169,7 +169,9 @@ class SamplingCheck(Check):
         worst = int(np.argmax(np.abs(counts - N_DRAWS * p) / np.sqrt(N_DRAWS * p * (1 - p) + 1)))
         msg = (f"{where}: over {N_DRAWS} draws with a seeded generator, id {worst} came "
                f"{int(counts[worst])} times; softmax(logits / T) expects about "
-               f"{N_DRAWS * p[worst]:.0f} (a deviation of {z:.1f} standard deviations).")
+               f"{N_DRAWS * p[worst]:.0f} (relative error "
+               f"{abs(counts[worst] / (N_DRAWS * p[worst]) - 1):.2g}, a deviation of {z:.1f} "
+               f"standard deviations).")
         if not np.all(np.isfinite(inputs["logits"].astype(np.float64) / T)) or np.max(
                 inputs["logits"]) > 80:
             msg += (" These logits are large: if your probabilities overflowed, subtract the "
