@@ -190,20 +190,31 @@ def _streams(ids, batch, bptt, offset=0):
     return [(x[t:t + bptt], y[t:t + bptt]) for t in range(0, n - bptt + 1, bptt)]
 
 
-def evaluate(model, ids, *, batch=16, bptt=256):
-    """Validation loss in nats per character: `ids` read as `batch` streams, stateful, every
-    predicted position counted once. Returns a float."""
+def evaluate(model, ids, *, batch=16, bptt=256, carry_state=True, per_position=False):
+    """Validation loss in nats per character: `ids` read as `batch` streams, every predicted
+    position counted once. Returns a float.
+
+    carry_state: the state at the end of a chunk starts the next one (as in training); False
+    restarts every chunk from a zero state, so a prediction sees at most `bptt` characters.
+    per_position: return the (bptt,) mean loss at each position inside a chunk instead."""
     torch = _torch()
     F = torch.nn.functional
+    was_training = model.training
     model.eval()
     total, count, state = 0.0, 0, None
+    chunks = _streams(ids, batch, bptt)
+    by_position = np.zeros(chunks[0][0].shape[0]) if chunks else np.zeros(0)
     with torch.no_grad():
-        for x, y in _streams(ids, batch, bptt):
-            logits, state = model(torch.as_tensor(x), state)
-            total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]),
-                                           torch.as_tensor(y).reshape(-1), reduction="sum"))
+        for x, y in chunks:
+            logits, state = model(torch.as_tensor(x), state if carry_state else None)
+            losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                     torch.as_tensor(y).reshape(-1), reduction="none")
+            total += float(losses.sum())
             count += y.size
-    model.train()
+            by_position += losses.reshape(y.shape).double().mean(1).numpy()
+    model.train(was_training)
+    if per_position:
+        return by_position / max(len(chunks), 1)
     return total / count
 
 
