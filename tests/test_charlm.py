@@ -153,5 +153,5 @@ def test_the_cell_activations_render_as_coloured_html(checkpoint, data):
 def test_quick_experiment_runs_end_to_end(tmp_path):
     res = C.charlm_experiment("quick", cells=("rnn",), num_threads=1, out=str(tmp_path))
     saved = json.loads((tmp_path / "charlm_results.json").read_text())
-    assert [r["run"] for r in saved["rows"]] == ["RNN", "LSTM, 3 s budget"]
+    assert [r["run"] for r in saved["rows"]] == ["RNN", "LSTM, 1 s budget"]
     assert all(math.isfinite(r["val loss (nats/char)"]) for r in res["rows"])

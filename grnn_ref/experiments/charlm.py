@@ -235,6 +235,7 @@ class CharLMResult:
     val_loss: float = float("nan")
     n_params: int = 0
     steps_done: int = 0
+    best_step: int = 0
     wall_time: float = 0.0
     train_time: float = 0.0
     state_dict: dict = None
@@ -260,8 +261,8 @@ SAMPLE_STEPS = (1, 30, 100, 300, 1000, 3000, 10000)
 
 def train(cell, *, hidden=256, embed=64, batch=32, bptt=128, steps=1500, lr=3e-3,
           final_lr_fraction=0.1, clip=1.0, dropout=0.0, time_budget=None, seed=0,
-          eval_every=None, val_subset=None, sample_every=None, sample_length=200,
-          num_threads=1, progress=None, text=None):
+          eval_every=None, val_subset=None, keep_best=False, sample_every=None,
+          sample_length=200, num_threads=1, progress=None, text=None):
     """Train a CharLM on the training 90% of tiny Shakespeare with stateful truncated BPTT.
 
     cell: "rnn", "lstm" or "gru". hidden: H; embed: embedding size E. batch: streams read in
@@ -269,12 +270,16 @@ def train(cell, *, hidden=256, embed=64, batch=32, bptt=128, steps=1500, lr=3e-3
     learning rate, decayed by a cosine to final_lr_fraction * lr at the last step (a fixed-budget
     run gains most from ending at a small rate). clip: gradient-norm clipping threshold.
     dropout: dropout rate on the recurrent layer's outputs before the head (0: none).
-    time_budget: seconds; if given, training stops when that much wall time has passed (or at
-        `steps`, whichever comes first) and the cosine follows the larger of the fractions of
+    time_budget: seconds; if given, training stops when that much training time (wall time of
+        the updates; evaluations and samples excluded) has passed, or at `steps`, whichever comes
+        first, and the cosine follows the larger of the fractions of
         steps and of time used, so a budgeted run ends at the small rate too. Not reproducible
         step for step (it depends on the machine's speed); without it, runs are.
     eval_every: validation period in steps (default steps // 10), on the first `val_subset`
     validation characters (None: all of them; the final loss always uses all of them).
+    keep_best: keep the weights of the evaluation with the lowest validation loss, not the last
+        ones (early stopping, as nanoGPT keeps its best checkpoint); val_loss and state_dict are
+        then the best evaluation's, and best_step says when it was.
     sample_every: period of the samples recorded in `samples`, besides those at SAMPLE_STEPS
         and the last step.
     num_threads: torch threads (None leaves torch's setting alone). progress: tqdm bar on stderr.
@@ -289,7 +294,7 @@ def train(cell, *, hidden=256, embed=64, batch=32, bptt=128, steps=1500, lr=3e-3
     config = dict(hidden=hidden, embed=embed, batch=batch, bptt=bptt, steps=steps, lr=lr,
                   final_lr_fraction=final_lr_fraction, clip=clip, seed=seed,
                   dropout=dropout, time_budget=time_budget, vocab_size=len(vocab),
-                  num_threads=num_threads, val_subset=val_subset)
+                  num_threads=num_threads, val_subset=val_subset, keep_best=keep_best)
     result = CharLMResult(cell=cell, config=config, n_params=count_params(cell, hidden, embed, len(vocab)))
     rng = np.random.default_rng([seed, 8])
     old_threads = torch.get_num_threads()
@@ -305,8 +310,11 @@ def train(cell, *, hidden=256, embed=64, batch=32, bptt=128, steps=1500, lr=3e-3
         val_eval = val_ids if val_subset is None else val_ids[:val_subset]
         if _want_progress(progress):
             from tqdm.auto import tqdm
-            bar = tqdm(total=steps, desc=f"charlm {cell} H={hidden}", leave=False, file=sys.stderr)
+            bar = tqdm(total=steps if time_budget is None else None, leave=False, file=sys.stderr,
+                       desc=f"charlm {cell} H={hidden}" + (
+                           f", {time_budget:.0f} s budget" if time_budget else ""))
         chunks, k, state = [], 0, None
+        best = (0, float("inf"), None)        # (step, validation loss, weights) for keep_best
         for step in range(steps):
             if time_budget is not None and train_time >= time_budget:
                 break
@@ -336,6 +344,8 @@ def train(cell, *, hidden=256, embed=64, batch=32, bptt=128, steps=1500, lr=3e-3
             result.steps_done = done
             if done % eval_every == 0 and done < steps:
                 result.val_curve.append((done, evaluate(model, val_eval)))
+                if keep_best and result.val_curve[-1][1] < best[1]:
+                    best = (done, result.val_curve[-1][1], _copy_state(model))
             if done in SAMPLE_STEPS or (sample_every and done % sample_every == 0):
                 result.samples.append((done, sample(model, vocab, sample_length, temperature=0.8,
                                                    seed=seed)))
@@ -350,13 +360,26 @@ def train(cell, *, hidden=256, embed=64, batch=32, bptt=128, steps=1500, lr=3e-3
         result.val_loss = evaluate(model, val_ids)
         result.val_curve = [(s, v) for s, v in result.val_curve if s < done] + [(done, result.val_loss)]
         result.train_time = train_time
+        result.best_step = done
+        if keep_best and best[2] is not None:
+            last = _copy_state(model)
+            model.load_state_dict(best[2])
+            best_loss = evaluate(model, val_ids)    # on the whole validation text
+            if best_loss < result.val_loss:
+                result.val_loss, result.best_step = best_loss, best[0]
+            else:
+                model.load_state_dict(last)
     finally:
         if bar is not None:
             bar.close()
         torch.set_num_threads(old_threads)
     result.wall_time = time.perf_counter() - t0
-    result.state_dict = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    result.state_dict = _copy_state(model)
     return result
+
+
+def _copy_state(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 # --------------------------------------------------------------------------- sampling
@@ -395,7 +418,7 @@ def save_checkpoint(result, path=CHECKPOINT_PATH, extra=None):
     `path` (.pt) and the record alone to path with suffix .json. Returns the record."""
     torch = _torch()
     record = {"cell": result.cell, "config": result.config, "n_params": result.n_params,
-              "val_loss": result.val_loss, "wall_time_s": round(result.wall_time, 1),
+              "val_loss": result.val_loss, "best_step": result.best_step, "wall_time_s": round(result.wall_time, 1),
               "val_curve": result.val_curve, **(extra or {})}
     # float16 on disk (half the size); load_checkpoint returns float32 weights. The losses of
     # the weights as stored are recorded by charlm_experiment after reloading them.
@@ -501,14 +524,14 @@ def activation_html(text, values, title=None):
 #: long LSTM run whose weights become the checkpoint (None: none).
 CHARLM_SIZES = {
     "quick": dict(compare=dict(lstm_hidden=32, embed=16, batch=8, bptt=32, steps=60),
-                  budget=dict(hidden=32, embed=16, batch=8, bptt=32, time_budget=3.0),
+                  budget=dict(hidden=32, embed=16, batch=8, bptt=32, time_budget=1.0),
                   long=None, val_subset=4096),
     "book": dict(compare=dict(lstm_hidden=64, embed=32, batch=16, bptt=64, steps=250),
                  budget=None, long=None, val_subset=20000),
-    "full": dict(compare=dict(lstm_hidden=256, embed=64, batch=32, bptt=64, steps=1500),
+    "full": dict(compare=dict(lstm_hidden=256, embed=64, batch=32, bptt=64, steps=3000),
                  budget=dict(hidden=256, embed=64, batch=32, bptt=64, time_budget=180.0),
-                 long=dict(hidden=512, embed=64, batch=32, bptt=64, steps=10000, lr=2e-3,
-                           dropout=0.2),
+                 long=dict(hidden=512, embed=64, batch=32, bptt=64, steps=5000, lr=2e-3,
+                           dropout=0.25, keep_best=True, eval_every=500, val_subset=None),
                  val_subset=20000),
 }
 
@@ -542,7 +565,8 @@ def _record(r, label):
 
 
 def charlm_experiment(size="full", *, seed=0, progress=None, out=None,
-                      cells=("rnn", "lstm", "gru"), num_threads=1):
+                      cells=("rnn", "lstm", "gru"), parts=("compare", "budget", "long"),
+                      num_threads=1):
     """Train RNN, LSTM and GRU language models at equal parameter count on the same split; at
     "full" size also the 3-minute LSTM and the long LSTM run, whose weights are saved as
     `out`/charlm_lstm.pt (the committed checkpoint is a copy of it, grnn_ref/data/).
@@ -561,15 +585,17 @@ def charlm_experiment(size="full", *, seed=0, progress=None, out=None,
     cmp = dict(cfg["compare"])
     budget_params = count_params("lstm", cmp.pop("lstm_hidden"), cmp["embed"])
     results = {}
-    for cell in cells:
+    for cell in (cells if "compare" in parts else ()):
         H = hidden_for_params(cell, budget_params, cmp["embed"])
         results[cell.upper()] = train(cell, hidden=H, **cmp, **common)
-    if cfg["budget"]:
+    if cfg["budget"] and "budget" in parts:
         b = cfg["budget"]
         results[f"LSTM, {b['time_budget']:.0f} s budget"] = train(
             "lstm", steps=10 ** 7, **b, **common)
-    if cfg["long"]:
-        results["LSTM, long run"] = train("lstm", **cfg["long"], **common)
+    if cfg["long"] and "long" in parts:
+        long_kw = dict(cfg["long"])
+        long_common = dict(common, val_subset=long_kw.pop("val_subset", cfg["val_subset"]))
+        results["LSTM, long run"] = train("lstm", **long_kw, **long_common)
     rows = [_row(r, label, baselines) for label, r in results.items()]
     anchors = [{"model": f"{label}: {r.cell.upper()} H={r.config['hidden']}, "
                          f"{r.n_params:,} parameters, 2-core CPU",
@@ -617,7 +643,9 @@ def _row(r, label, baselines):
     return {"run": label, "H": r.config["hidden"], "parameters": r.n_params,
             "steps": r.steps_done,
             "characters seen": r.steps_done * r.config["batch"] * r.config["bptt"],
-            "val loss (nats/char)": r.val_loss, "bits/char": r.val_loss / math.log(2),
+            "val loss (nats/char)": r.val_loss,
+            "weights of step": r.best_step if r.config.get("keep_best") else r.steps_done,
+            "bits/char": r.val_loss / math.log(2),
             "perplexity": math.exp(r.val_loss),
             "below unigram by": baselines["unigram"] - r.val_loss,
             "training time (s)": round(r.train_time, 1), "wall time (s)": round(r.wall_time, 1)}

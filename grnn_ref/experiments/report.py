@@ -300,7 +300,9 @@ def plot_time_constants(taus):
 def plot_charlm_curves(curves, baselines, anchors=(("nanoGPT, 10.7M Transformer, A100", 1.4697),
                                                    ("nanoGPT CPU recipe", 1.88))):
     """Validation loss (nats/char) against characters of training text read, one line per run,
-    with the unigram baseline and nanoGPT's reported losses as horizontal lines.
+    with the unigram baseline and nanoGPT's reported losses as horizontal lines. A run that was
+    evaluated on a validation subset during training has its final loss on the whole validation
+    text drawn apart, as a star.
 
     curves: {label: record} as charlm.charlm_experiment's "curves" (val_curve, config)."""
     fig, ax = _figure(width=6.4)
@@ -308,9 +310,16 @@ def plot_charlm_curves(curves, baselines, anchors=(("nanoGPT, 10.7M Transformer,
         if not rec["val_curve"]:
             continue
         per_step = rec["config"]["batch"] * rec["config"]["bptt"]
-        steps, loss = zip(*rec["val_curve"])
-        ax.plot(np.array(steps) * per_step / 1e6, loss, color=f"C{i}", lw=2, marker="o", ms=3,
-                label=f"{label} ({rec['n_params'] / 1e3:.0f}k parameters)")
+        steps, loss = (np.array(v, dtype=np.float64) for v in zip(*rec["val_curve"]))
+        chars = steps * per_step / 1e6
+        name = f"{label} ({rec['n_params'] / 1e3:.0f}k parameters)"
+        if rec["config"].get("val_subset"):
+            # the evaluations during training read the first val_subset characters; the last
+            # point (a star) is the whole validation text: not the same curve
+            ax.plot(chars[:-1], loss[:-1], color=f"C{i}", lw=2, marker="o", ms=3, label=name)
+            ax.plot(chars[-1:], loss[-1:], color=f"C{i}", marker="*", ms=10, ls="none")
+        else:
+            ax.plot(chars, loss, color=f"C{i}", lw=2, marker="o", ms=3, label=name)
     ax.axhline(baselines["unigram"], color="k", ls="--", lw=1,
                label=f"unigram baseline {baselines['unigram']:.2f}")
     for j, (name, value) in enumerate(anchors):
