@@ -76,6 +76,11 @@ GRADED = {
     "ex07_memory_correlation": [("grnn_ref/grading/reference.py", "ex07_analysis")],
     "ex07_input_gate_at_marker": [("grnn_ref/grading/reference.py", "ex07_analysis")],
     "ex07_time_constant": [("grnn_ref/grading/reference.py", "ex07_analysis")],
+    # ex08: the output side of the character-level language model
+    "softmax_cross_entropy": [("grnn_ref/language_model.py", "softmax_cross_entropy")],
+    "output_backward": [("grnn_ref/language_model.py", "output_backward")],
+    "sample_with_temperature": [("grnn_ref/language_model.py", "sample_with_temperature"),
+                                ("grnn_ref/language_model.py", "softmax")],
 }
 
 GRADED_OBJECTS = {obj for objects in GRADED.values() for obj in objects}

@@ -461,3 +461,21 @@ def test_interactive_figure_slider_moves_the_curves_offline(watch, site_url, pat
     figcaption = page.locator(f"figure:has(#{figure}) figcaption .caption-number")
     assert figcaption.count() == 1, f"{figure} has no numbered caption"
     assert not watch.remote_requests and not watch.errors, watch.remote_requests + watch.errors
+
+def test_the_interpretable_cells_render_as_coloured_text(watch, site_url):
+    """Chapter 8's cell visualisation: every character a span, coloured by a unit's activation."""
+    page = watch.page
+    page.goto(f"{site_url}/book/08-char-language-model.html", wait_until="load")
+    report = page.evaluate(
+        """() => {
+            const blocks = [...document.querySelectorAll('pre.charlm-cells')];
+            const spans = blocks.flatMap(b => [...b.querySelectorAll('span')]);
+            const colours = new Set(spans.map(s => getComputedStyle(s).backgroundColor));
+            const box = blocks.length ? blocks[0].getBoundingClientRect() : {height: 0};
+            return {blocks: blocks.length, spans: spans.length, colours: colours.size,
+                    height: box.height};
+        }"""
+    )
+    assert report["blocks"] >= 2 and report["spans"] >= 1000, report
+    assert report["colours"] > 50 and report["height"] > 100, report
+    assert not watch.errors, "console errors:\n" + "\n".join(watch.errors)

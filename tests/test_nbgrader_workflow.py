@@ -76,7 +76,7 @@ def feedback_text(course, student, assignment):
 # Three courses graded by three tests, which pytest-xdist's workers take in turn (nbgrader's
 # start-up costs seconds of CPU per command, so each course grades all its assignments with one
 # command per step); ex06 trains a torch model per submission and gets a course of its own.
-GROUPS = {"nbgrader-a": ("ex01_rnn", "ex02_bptt", "ex03_vanishing"),
+GROUPS = {"nbgrader-a": ("ex01_rnn", "ex02_bptt", "ex03_vanishing", "ex08_charlm"),
           "nbgrader-b": ("ex04_lstm", "ex05_gru", "ex07_gates"),
           "nbgrader-torch": ("ex06_torch",)}
 

@@ -97,7 +97,10 @@ def _output(ran):
 
 
 def _is_try_it(cell):
-    return cell["cell_type"] == "code" and "nbgrader" not in cell.get("metadata", {})
+    """An ungraded code cell: no nbgrader metadata, or a locked cell that is neither a solution
+    nor a test."""
+    md = cell.get("metadata", {}).get("nbgrader", {})
+    return cell["cell_type"] == "code" and not md.get("grade") and not md.get("solution")
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

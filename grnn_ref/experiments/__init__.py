@@ -13,7 +13,7 @@ or from a shell (full size, progress bars, saves into results/<name>/):
     python -m grnn_ref.experiments --help
     python -m grnn_ref.experiments adding [--size full|book|quick] [--quick] [--out DIR]
 
-Experiments (EXPERIMENTS): bound, gradient_flow, adding, copy, lstm_t100, clipping, gates.
+Experiments (EXPERIMENTS): bound, gradient_flow, adding, copy, lstm_t100, clipping, gates, charlm.
 
 Book presets (size="book"; CPU seconds measured on one core of the course machine, seed 0):
     chapter 3  run("bound") ~6 s; run("gradient_flow") ~4 s; run("clipping") ~12 s;
@@ -22,6 +22,8 @@ Book presets (size="book"; CPU seconds measured on one core of the course machin
     chapter 5  run("adding", cells=("gru",)) ~28 s (GRU, lr 3e-3, T = 50)
     chapter 6  run("adding") ~60 s (all three); run("copy") (T = 20, 1000 steps)
     chapter 7  run("gates") ~50 s (trains an LSTM and a GRU at T = 50, then looks inside)
+    chapter 8  loads the committed checkpoint and results of run("charlm", "full") (~40 min,
+               1 torch thread): grnn_ref/data/charlm_lstm.pt, charlm_results.json
 A chapter that needs the same trained models twice should keep the ExperimentResult and reuse
 `res.data["results"]` (TrainResults) instead of training again, e.g.
 gates_experiment("book", trained={"lstm": ..., "gru": ...}).
@@ -59,8 +61,13 @@ long_lag: adding_experiment(size, cells=None, T=None, steps=None), copy_experime
     lstm_t100_experiment(size), PAPER_RESULTS
 gates: gate_trace(result_or_params, xs), marker_gate_stats(trace, xs), time_constants(trace),
     ablate_post_hoc(result, {"f": 1.0}), gates_experiment(size)
+charlm (torch): Vocab, load_text(), split(ids) (90/10), unigram_entropy, CharLM(cell, V, H, E),
+    count_params, hidden_for_params, train(cell, ...) -> CharLMResult, evaluate(model, ids),
+    sample(model, vocab, n, temperature=, seed=), save_checkpoint, load_checkpoint(),
+    cell_activations, line_features, find_units, activation_html, charlm_experiment(size)
 report: format_table, ResultTable, save_table, save_figure, plot_bound, plot_bound_slopes,
-    plot_gradient_flow, plot_learning_curves, plot_clipping, plot_gate_trace, plot_time_constants
+    plot_gradient_flow, plot_learning_curves, plot_clipping, plot_gate_trace, plot_time_constants,
+    plot_charlm_curves
 """
 import importlib
 
@@ -69,7 +76,7 @@ __all__ = ["run", "EXPERIMENTS", "SIZES", "experiment_names"]
 SIZES = ("quick", "book", "full")
 
 _SUBMODULES = {"jacobians", "gradient_flow", "training", "clipping", "exploding", "gates",
-               "report", "long_lag", "runner"}
+               "report", "long_lag", "runner", "charlm"}
 
 
 def experiment_names():

@@ -14,7 +14,7 @@ import numpy as np
 __all__ = [
     "format_table", "ResultTable", "save_table", "save_figure", "plot_bound", "plot_bound_slopes",
     "plot_gradient_flow", "plot_learning_curves", "plot_clipping", "plot_gate_trace",
-    "plot_time_constants",
+    "plot_time_constants", "plot_charlm_curves",
 ]
 
 
@@ -316,4 +316,39 @@ def plot_time_constants(taus):
     ax.set_ylabel("number of units")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
+    return fig
+
+
+def plot_charlm_curves(curves, baselines, anchors=(("nanoGPT, 10.7M Transformer, A100", 1.4697),
+                                                   ("nanoGPT CPU recipe", 1.88))):
+    """Validation loss (nats/char) against characters of training text read, one line per run,
+    with the unigram baseline and nanoGPT's reported losses as horizontal lines. A run that was
+    evaluated on a validation subset during training has its final loss on the whole validation
+    text drawn apart, as a star.
+
+    curves: {label: record} as charlm.charlm_experiment's "curves" (val_curve, config)."""
+    fig, ax = _figure(width=6.4)
+    for i, (label, rec) in enumerate(curves.items()):
+        if not rec["val_curve"]:
+            continue
+        per_step = rec["config"]["batch"] * rec["config"]["bptt"]
+        steps, loss = (np.array(v, dtype=np.float64) for v in zip(*rec["val_curve"]))
+        chars = steps * per_step / 1e6
+        name = f"{label} ({rec['n_params'] / 1e3:.0f}k parameters)"
+        if rec["config"].get("val_subset"):
+            # the evaluations during training read the first val_subset characters; the last
+            # point (a star) is the whole validation text: not the same curve
+            ax.plot(chars[:-1], loss[:-1], color=f"C{i}", lw=2, marker="o", ms=3, label=name)
+            ax.plot(chars[-1:], loss[-1:], color=f"C{i}", marker="*", ms=10, ls="none")
+        else:
+            ax.plot(chars, loss, color=f"C{i}", lw=2, marker="o", ms=3, label=name)
+    ax.axhline(baselines["unigram"], color="k", ls="--", lw=1,
+               label=f"unigram baseline {baselines['unigram']:.2f}")
+    for j, (name, value) in enumerate(anchors):
+        ax.axhline(value, color="0.5", ls=":" if j else "-.", lw=1, label=f"{name}: {value:.2f}")
+    ax.set_xscale("log")
+    ax.set_xlabel("characters of training text read (millions, log scale)")
+    ax.set_ylabel("validation loss (nats per character)")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=7)
     return fig

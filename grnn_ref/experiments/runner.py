@@ -151,6 +151,16 @@ def _gates(size, seed, progress, **kw):
                 figures=figs, data=res, notes=notes, config=res["config"])
 
 
+def _charlm(size, seed, progress, out=None, **kw):
+    from grnn_ref.experiments import charlm
+    from grnn_ref.experiments.report import plot_charlm_curves
+    res = charlm.charlm_experiment(size, seed=seed, progress=progress, out=out, **kw)
+    figs = {"charlm_curves": plot_charlm_curves(res["curves"], res["baselines"])}
+    return dict(rows=res["rows"], tables={"table": res["rows"], "anchors": res["anchors"],
+                                          "samples": res["sample_rows"]},
+                figures=figs, data=res, notes=charlm.NOTES, config=res["config"])
+
+
 #: name -> (function, one-line description)
 EXPERIMENTS = {
     "bound": (_bound, "Jacobian products of the tanh RNN vs Pascanu's bound (sigma_max)^k"),
@@ -160,7 +170,12 @@ EXPERIMENTS = {
     "lstm_t100": (_lstm_t100, "what the LSTM needs at T = 100 on the adding problem"),
     "clipping": (_clipping, "exploding gradients: training with and without norm clipping"),
     "gates": (_gates, "inside the gates of trained LSTM/GRU models; time constants; ablations"),
+    "charlm": (_charlm, "character-level language model on tiny Shakespeare: RNN/LSTM/GRU, "
+                        "3-minute and long LSTM runs, checkpoint"),
 }
+
+#: experiments that write files of their own (a checkpoint) into `out` while they run
+_TAKES_OUT = {"charlm"}
 
 
 def run(name, size="book", *, seed=0, progress=None, out=None, **overrides):
@@ -174,6 +189,8 @@ def run(name, size="book", *, seed=0, progress=None, out=None, **overrides):
     if size not in SIZES:
         raise ValueError(f"run: size must be one of {SIZES}, got {size!r}")
     t0 = time.perf_counter()
+    if name in _TAKES_OUT:
+        overrides["out"] = out
     parts = EXPERIMENTS[name][0](size, seed, progress, **overrides)
     rows = parts.pop("rows")
     tables = parts.pop("tables", None) or {"table": rows}

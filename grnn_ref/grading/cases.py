@@ -112,8 +112,8 @@ class Check:
     takes_functions = True
     #: say "correct." instead of "all N cases pass." (a single answer or a trained model)
     single_verdict = False
-    #: a grader-side module (the exercise's reference) with a MISCONCEPTIONS list of its own
-    #: mistakes, for an exercise whose mistakes the catalogue in misconceptions.py does not hold
+    #: a grader-side module (the exercise's reference) whose misconceptions() lists the
+    #: exercise's own mistakes, where the catalogue in misconceptions.py does not hold them
     catalogue = None
 
     def __init__(self, name, outputs, visible, hidden, *, kind="", rtol=None, diagnose_as=None):
