@@ -16,8 +16,8 @@ STAMP := $(VENV)/.installed-$(REQ_HASH)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 # The Debian packages the tests and the grader drive, and the command each provides. This is the
-# only place they are named (tests/test_setup.py checks it): chromium for the browser tests,
-# bubblewrap for the grading sandbox.
+# only place they are named (tests/test_setup.py checks it): chromium for the browser tests and
+# for printing the course's PDF (book/_ext/book_pdf.py), bubblewrap for the grading sandbox.
 SYSTEM_PACKAGES := chromium bubblewrap
 SYSTEM_COMMANDS := chromium bwrap
 # Overridable so that the non-root path can be tested (tests/test_setup.py).
@@ -63,7 +63,7 @@ system:
 	  exit 1; \
 	fi
 
-book: $(STAMP)
+book: system $(STAMP)
 	$(BIN)/jupyter-book build . -W --keep-going
 
 # One BLAS/torch thread per pytest-xdist worker: the workers already fill the cores, and

@@ -345,12 +345,17 @@ def test_menu_button_hides_and_restores_the_sidebar_on_a_desktop(watch, site_url
     assert not watch.errors, watch.errors
 
 
-def test_phone_menu_button_opens_the_course_contents_and_closes_again(phone, site_url):
+def _phone_toggle(phone, site_url, kind: str):
+    """The LSTM chapter on a phone; its visible ``kind`` ("primary", "secondary") toggle."""
     page = phone.page
     page.goto(f"{site_url}/book/04-lstm.html", wait_until="load")
-    dialog_id = "pst-primary-sidebar-modal"
-    button = page.locator(".bd-header-article .primary-toggle")
-    assert button.is_visible(), "no visible menu button on a phone"
+    button = page.locator(f".bd-header-article .{kind}-toggle")
+    assert button.is_visible(), f"no visible {kind} sidebar button on a phone"
+    return page, button, f"pst-{kind}-sidebar-modal"
+
+
+def test_phone_menu_button_opens_the_course_contents_and_closes_again(phone, site_url):
+    page, button, dialog_id = _phone_toggle(phone, site_url, "primary")
     assert not page.locator("#pst-primary-sidebar nav.bd-docs-nav a").first.is_visible()
 
     button.click()
@@ -374,12 +379,7 @@ def test_phone_menu_button_opens_the_course_contents_and_closes_again(phone, sit
 
 
 def test_phone_contents_button_opens_this_pages_outline_and_closes_again(phone, site_url):
-    page = phone.page
-    page.goto(f"{site_url}/book/04-lstm.html", wait_until="load")
-    dialog_id = "pst-secondary-sidebar-modal"
-    button = page.locator(".bd-header-article .secondary-toggle")
-    assert button.is_visible(), "no visible contents button on a phone"
-
+    page, button, dialog_id = _phone_toggle(phone, site_url, "secondary")
     button.click()
     _wait_dialog(page, dialog_id, True)
     outline = page.locator(f"#{dialog_id} a", has_text="Why the forget gate matters")
