@@ -448,3 +448,18 @@ def test_page_weight_is_reported_and_below_the_ceiling(built_site):
     (built_site.parent / "page-weight.txt").write_text(report + "\n", encoding="utf-8")
     print("\npage weight (HTML + scripts, styles and images it loads):\n" + report)
     assert not heavy, "pages above the ceiling:\n" + "\n".join(heavy)
+
+
+#: Figures whose cell only draws (the numbers are shown elsewhere): their code starts collapsed.
+DRAWING_ONLY_FIGURES = {"book/06-gated-rnns-compared": ["fig-ch6-benchmark"]}
+
+
+@needs_site
+def test_cells_that_only_draw_start_collapsed(built_site):
+    for name, figures in DRAWING_ONLY_FIGURES.items():
+        soup = BeautifulSoup((built_site / page_path(name)).read_text(encoding="utf-8"), "html.parser")
+        for figure in figures:
+            cell = soup.find(id=figure).find_parent("div", class_="cell")
+            toggle = cell.select_one("details.hide summary")
+            assert toggle is not None, f"{page_path(name)}: the code of #{figure} is not collapsible"
+            assert not cell.select_one("details.hide").has_attr("open"), f"#{figure}'s code starts open"
