@@ -461,3 +461,16 @@ def test_interactive_figure_slider_moves_the_curves_offline(watch, site_url, pat
     figcaption = page.locator(f"figure:has(#{figure}) figcaption .caption-number")
     assert figcaption.count() == 1, f"{figure} has no numbered caption"
     assert not watch.remote_requests and not watch.errors, watch.remote_requests + watch.errors
+
+
+def test_the_theme_icons_are_drawn_from_the_small_icon_script(watch, site_url):
+    page = watch.page
+    page.goto(f"{site_url}/book/04-lstm.html", wait_until="load")
+    icons = page.evaluate(
+        """() => [...document.querySelectorAll('.bd-header-article svg.svg-inline--fa')].map(svg => ({
+            icon: svg.dataset.icon, width: svg.getBoundingClientRect().width}))"""
+    )
+    drawn = {icon["icon"] for icon in icons if icon["width"] > 4}
+    assert {"bars", "download", "expand", "sun"} <= drawn, f"icons drawn: {icons}"
+    assert not page.locator("i.fa-solid, span.fa-solid").count(), "icons left undrawn"
+    assert not watch.errors, watch.errors
