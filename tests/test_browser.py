@@ -251,13 +251,18 @@ def _wait_for_search(page) -> None:
     )
 
 
-def test_search_finds_the_forget_gate(watch, site_url):
-    page = watch.page
-    page.goto(f"{site_url}/search.html?q=forget", wait_until="load")
+def _search(page, site_url: str, query: str) -> list[str]:
+    """The links of the search page's results for ``query``, in rank order."""
+    page.goto(f"{site_url}/search.html?q={query.replace(' ', '+')}", wait_until="load")
     _wait_for_search(page)
-    hits = page.eval_on_selector_all(
+    return page.eval_on_selector_all(
         "#search-results ul.search li a", "links => links.map(a => a.getAttribute('href'))"
     )
+
+
+def test_search_finds_the_forget_gate(watch, site_url):
+    page = watch.page
+    hits = _search(page, site_url, "forget")
     assert any("notation" in hit for hit in hits), f"'forget' not found on the notation page: {hits}"
     assert not watch.remote_requests and not watch.errors, watch.remote_requests + watch.errors
 
@@ -391,11 +396,7 @@ def test_phone_contents_button_opens_this_pages_outline_and_closes_again(phone, 
 
 def test_search_ranks_the_chapter_on_a_term_first_and_shows_text_snippets(watch, site_url):
     page = watch.page
-    page.goto(f"{site_url}/search.html?q=forget+gate", wait_until="load")
-    _wait_for_search(page)
-    hits = page.eval_on_selector_all(
-        "#search-results ul.search li a", "links => links.map(a => a.getAttribute('href'))"
-    )
+    hits = _search(page, site_url, "forget gate")
     assert hits and "book/04-lstm.html" in hits[0], f"'forget gate' does not lead to the LSTM chapter first: {hits[:6]}"
     page.wait_for_selector("#search-results ul.search li:first-child p.context", timeout=PAGE_TIMEOUT_MS)
     snippet = page.inner_text("#search-results ul.search li:first-child p.context")
