@@ -251,13 +251,18 @@ def _wait_for_search(page) -> None:
     )
 
 
-def test_search_finds_the_forget_gate(watch, site_url):
-    page = watch.page
-    page.goto(f"{site_url}/search.html?q=forget", wait_until="load")
+def _search(page, site_url: str, query: str) -> list[str]:
+    """The links of the search page's results for ``query``, in rank order."""
+    page.goto(f"{site_url}/search.html?q={query.replace(' ', '+')}", wait_until="load")
     _wait_for_search(page)
-    hits = page.eval_on_selector_all(
+    return page.eval_on_selector_all(
         "#search-results ul.search li a", "links => links.map(a => a.getAttribute('href'))"
     )
+
+
+def test_search_finds_the_forget_gate(watch, site_url):
+    page = watch.page
+    hits = _search(page, site_url, "forget")
     assert any("notation" in hit for hit in hits), f"'forget' not found on the notation page: {hits}"
     assert not watch.remote_requests and not watch.errors, watch.remote_requests + watch.errors
 
@@ -345,12 +350,17 @@ def test_menu_button_hides_and_restores_the_sidebar_on_a_desktop(watch, site_url
     assert not watch.errors, watch.errors
 
 
-def test_phone_menu_button_opens_the_course_contents_and_closes_again(phone, site_url):
+def _phone_toggle(phone, site_url, kind: str):
+    """The LSTM chapter on a phone; its visible ``kind`` ("primary", "secondary") toggle."""
     page = phone.page
     page.goto(f"{site_url}/book/04-lstm.html", wait_until="load")
-    dialog_id = "pst-primary-sidebar-modal"
-    button = page.locator(".bd-header-article .primary-toggle")
-    assert button.is_visible(), "no visible menu button on a phone"
+    button = page.locator(f".bd-header-article .{kind}-toggle")
+    assert button.is_visible(), f"no visible {kind} sidebar button on a phone"
+    return page, button, f"pst-{kind}-sidebar-modal"
+
+
+def test_phone_menu_button_opens_the_course_contents_and_closes_again(phone, site_url):
+    page, button, dialog_id = _phone_toggle(phone, site_url, "primary")
     assert not page.locator("#pst-primary-sidebar nav.bd-docs-nav a").first.is_visible()
 
     button.click()
@@ -374,12 +384,7 @@ def test_phone_menu_button_opens_the_course_contents_and_closes_again(phone, sit
 
 
 def test_phone_contents_button_opens_this_pages_outline_and_closes_again(phone, site_url):
-    page = phone.page
-    page.goto(f"{site_url}/book/04-lstm.html", wait_until="load")
-    dialog_id = "pst-secondary-sidebar-modal"
-    button = page.locator(".bd-header-article .secondary-toggle")
-    assert button.is_visible(), "no visible contents button on a phone"
-
+    page, button, dialog_id = _phone_toggle(phone, site_url, "secondary")
     button.click()
     _wait_dialog(page, dialog_id, True)
     outline = page.locator(f"#{dialog_id} a", has_text="Why the forget gate matters")
@@ -391,11 +396,7 @@ def test_phone_contents_button_opens_this_pages_outline_and_closes_again(phone, 
 
 def test_search_ranks_the_chapter_on_a_term_first_and_shows_text_snippets(watch, site_url):
     page = watch.page
-    page.goto(f"{site_url}/search.html?q=forget+gate", wait_until="load")
-    _wait_for_search(page)
-    hits = page.eval_on_selector_all(
-        "#search-results ul.search li a", "links => links.map(a => a.getAttribute('href'))"
-    )
+    hits = _search(page, site_url, "forget gate")
     assert hits and "book/04-lstm.html" in hits[0], f"'forget gate' does not lead to the LSTM chapter first: {hits[:6]}"
     page.wait_for_selector("#search-results ul.search li:first-child p.context", timeout=PAGE_TIMEOUT_MS)
     snippet = page.inner_text("#search-results ul.search li:first-child p.context")
@@ -479,3 +480,16 @@ def test_the_interpretable_cells_render_as_coloured_text(watch, site_url):
     assert report["blocks"] >= 2 and report["spans"] >= 1000, report
     assert report["colours"] > 50 and report["height"] > 100, report
     assert not watch.errors, "console errors:\n" + "\n".join(watch.errors)
+
+
+def test_the_theme_icons_are_drawn_from_the_small_icon_script(watch, site_url):
+    page = watch.page
+    page.goto(f"{site_url}/book/04-lstm.html", wait_until="load")
+    icons = page.evaluate(
+        """() => [...document.querySelectorAll('.bd-header-article svg.svg-inline--fa')].map(svg => ({
+            icon: svg.dataset.icon, width: svg.getBoundingClientRect().width}))"""
+    )
+    drawn = {icon["icon"] for icon in icons if icon["width"] > 4}
+    assert {"bars", "download", "expand", "sun"} <= drawn, f"icons drawn: {icons}"
+    assert not page.locator("i.fa-solid, span.fa-solid").count(), "icons left undrawn"
+    assert not watch.errors, watch.errors

@@ -12,10 +12,39 @@ import os
 import numpy as np
 
 __all__ = [
-    "format_table", "ResultTable", "save_table", "save_figure", "plot_bound", "plot_bound_slopes",
+    "format_table", "ResultTable", "use_book_style", "save_table", "save_figure", "plot_bound", "plot_bound_slopes",
     "plot_gradient_flow", "plot_learning_curves", "plot_clipping", "plot_gate_trace",
     "plot_time_constants", "plot_charlm_curves",
 ]
+
+
+#: Okabe & Ito's palette, "Color universal design" (2008): told apart under the common colour
+#: vision deficiencies. Their yellow is left out (faint on white), and black (the axes' colour).
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9")
+#: With each colour of the cycle its own line style and marker: no two series are told apart by
+#: hue alone (issue 12 found LSTM and GRU told apart by an orange/green pair only).
+CYCLE_LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (3, 1)))
+SERIES_MARKERS = ("o", "s", "^", "D", "v", "P")
+
+
+def use_book_style():
+    """Set matplotlib's defaults for the book's figures: the colour-blind-safe cycle, each colour
+    with its own line style, and type that stays readable once a figure is scaled to the page's
+    width (the chapters call this in their setup cell)."""
+    import matplotlib as mpl
+    from cycler import cycler
+
+    mpl.rcParams.update({
+        "axes.prop_cycle": cycler(color=OKABE_ITO) + cycler(linestyle=CYCLE_LINESTYLES),
+        "font.size": 11, "axes.titlesize": 11, "axes.labelsize": 11, "legend.fontsize": 9.5,
+        "xtick.labelsize": 10, "ytick.labelsize": 10, "lines.linewidth": 2,
+    })
+
+
+def _series(i, every=None):
+    """Colour, line style and marker of the i-th series (see use_book_style)."""
+    return dict(color=OKABE_ITO[i % len(OKABE_ITO)], ls=CYCLE_LINESTYLES[i % len(CYCLE_LINESTYLES)],
+                marker=SERIES_MARKERS[i % len(SERIES_MARKERS)], markevery=every)
 
 
 def _fmt(v):
@@ -150,24 +179,22 @@ def plot_bound(rows):
     """Measured ||dh_k/dh_0|| (solid) against the bound sigma_max^k (dashed), one panel per regime.
 
     rows: from jacobians.bound_experiment (they carry "norms" and "bound")."""
-    import matplotlib as mpl
     regimes = list(dict.fromkeys(r["regime"] for r in rows))
-    fig, axes = _figure(len(regimes), 1, width=5.2, squeeze=False)
+    fig, axes = _figure(len(regimes), 1, width=4.6, squeeze=False)
     sigmas = sorted({r["sigma"] for r in rows})
-    colors = {s: mpl.colormaps["viridis"](i / max(1, len(sigmas) - 1))
-              for i, s in enumerate(sigmas)}
+    styles = {s: _series(i, every=0.1) for i, s in enumerate(sigmas)}
     for ax, regime in zip(axes[0], regimes):
         for r in (r for r in rows if r["regime"] == regime):
             k = np.arange(len(r["bound"]))
-            c = colors[r["sigma"]]
-            ax.semilogy(k, _geo_mean(r["norms"]), color=c, lw=2,
+            style = dict(styles[r["sigma"]], ls="-")
+            ax.semilogy(k, _geo_mean(r["norms"]), lw=2, ms=5, **style,
                         label=f"measured, $\\sigma_{{max}}$ = {r['sigma_max']:.3g}")
-            ax.semilogy(k, r["bound"], color=c, ls="--", lw=1)
+            ax.semilogy(k, r["bound"], color=style["color"], ls="--", lw=1)
         ax.set_title(f"{regime} regime (dashed: bound $\\sigma_{{max}}^k$)")
         ax.set_xlabel("lag k (steps)")
         ax.set_ylabel(r"$\|\partial h_k / \partial h_0\|_2$ (spectral norm)")
         ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend()
     return fig
 
 
@@ -185,7 +212,7 @@ def plot_bound_slopes(rows):
     ax.set_xlabel(r"predicted log($\gamma\,\sigma_{max}$) per step (nats)")
     ax.set_ylabel("measured log-slope per step (nats)")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend()
     return fig
 
 
@@ -196,20 +223,22 @@ def plot_gradient_flow(curves, show_path=True):
     curves: {label: gradient_flow(...) result}."""
     fig, ax = _figure(width=6.4)
     for i, (label, res) in enumerate(curves.items()):
-        color = f"C{i}"
+        style = dict(_series(i, every=10), ls="-")
+        color = style["color"]
         lag = res["lag"][::-1]
         ratio = res["ratio"][:, ::-1]
         g = np.exp(np.log(np.maximum(ratio, 1e-300)).mean(axis=0))
-        ax.semilogy(lag, g, color=color, lw=2, label=f"{label}: ||dL/dh||")
+        ax.semilogy(lag, g, lw=2, ms=5, label=f"{label}: ||dL/dh||", **style)
         ax.fill_between(lag, ratio.min(axis=0), ratio.max(axis=0), color=color, alpha=0.2)
         if show_path and res.get("path") is not None:
             gate = "f" if "LSTM" in label else "z"
             ax.semilogy(lag, res["path"].mean(axis=0)[::-1], color=color, ls="--", lw=1,
+                        marker=style["marker"], markevery=10, fillstyle="none", ms=5,
                         label=f"{label}: gate path prod {gate}")
     ax.set_xlabel("lag T - t (steps back from the loss)")
     ax.set_ylabel("gradient norm relative to the last step")
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend()
     return fig
 
 
@@ -227,8 +256,11 @@ def plot_learning_curves(results, baseline=None, what="test", title=None, ylabel
             w = min(50, len(loss))
             loss = np.convolve(loss, np.ones(w) / w, mode="valid")
             steps = steps[w - 1:]
-        ax.semilogy(steps, loss, color=f"C{i}", lw=2, marker="o" if what == "test" else None,
-                    ms=3, label=label + (" (diverged)" if r.diverged else ""))
+        style = _series(i)
+        if what != "test":
+            style["marker"] = None
+        ax.semilogy(steps, loss, lw=2, ms=4, label=label + (" (diverged)" if r.diverged else ""),
+                    **style)
         if baseline is None:
             baseline = r.baseline
     if baseline is not None:
@@ -238,21 +270,23 @@ def plot_learning_curves(results, baseline=None, what="test", title=None, ylabel
     if title:
         ax.set_title(title)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend()
     return fig
 
 
 def plot_clipping(results, threshold=None):
     """Two panels: training loss per step (log y) and gradient norm before clipping (log y),
     for runs with and without clipping. results: {label: TrainResult}."""
-    fig, (ax1, ax2) = _figure(2, 1, width=5.2)
+    fig, (ax1, ax2) = _figure(2, 1, width=4.6)
     for i, (label, r) in enumerate(results.items()):
         steps, loss = zip(*r.curve)
         loss = np.array(loss, dtype=np.float64)
         loss[~np.isfinite(loss)] = np.nan
-        ax1.semilogy(steps, loss, color=f"C{i}", lw=1,
-                     label=label + (f" (diverged at step {r.diverged_at})" if r.diverged else ""))
-        ax2.semilogy(np.arange(len(r.grad_norms)), r.grad_norms, color=f"C{i}", lw=1, label=label)
+        style = dict(_series(i), marker=None)
+        ax1.semilogy(steps, loss, lw=1.5,
+                     label=label + (f" (diverged at step {r.diverged_at})" if r.diverged else ""),
+                     **style)
+        ax2.semilogy(np.arange(len(r.grad_norms)), r.grad_norms, lw=1.5, label=label, **style)
     if threshold is not None:
         ax2.axhline(threshold, color="k", ls="--", lw=1, label=f"threshold {threshold:g}")
     ax1.set_xlabel("training step")
@@ -261,7 +295,7 @@ def plot_clipping(results, threshold=None):
     ax2.set_ylabel("gradient norm ||g|| before clipping")
     for ax in (ax1, ax2):
         ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend()
     return fig
 
 
@@ -284,7 +318,7 @@ def plot_gate_trace(trace, xs, *, gate="f", units=None, example=0, title=None):
     marks = np.flatnonzero(xs[:, example, 1] == 1)
     ax1.plot(marks, xs[marks, example, 0], "r^", ms=8, label="marked values")
     ax1.set_ylabel("input value")
-    ax1.legend(fontsize=8, loc="upper right")
+    ax1.legend(loc="upper right")
     for u in units:
         ax2.plot(t, g[:, u], lw=1.5, label=f"unit {u}")
     for m in marks:
@@ -295,7 +329,7 @@ def plot_gate_trace(trace, xs, *, gate="f", units=None, example=0, title=None):
     ax2.set_ylabel(f"{name} (0..1)")
     ax2.set_xlabel("time step t")
     ax2.set_ylim(-0.02, 1.02)
-    ax2.legend(fontsize=8, ncol=2)
+    ax2.legend(ncol=2)
     if title:
         ax1.set_title(title)
     return fig
@@ -310,12 +344,13 @@ def plot_time_constants(taus):
     lo, hi = max(finite.min(), 1.0), max(finite.max(), 2.0)
     bins = np.logspace(np.log10(lo), np.log10(hi) + 1e-9, 25)
     for i, (label, tau) in enumerate(taus.items()):
-        ax.hist(np.clip(tau, lo, hi), bins=bins, alpha=0.6, color=f"C{i}", label=label)
+        ax.hist(np.clip(tau, lo, hi), bins=bins, alpha=0.6, color=OKABE_ITO[i % len(OKABE_ITO)],
+                hatch=("", "//", "\\\\", "..")[i % 4], edgecolor="0.25", label=label)
     ax.set_xscale("log")
     ax.set_xlabel("effective time constant 1/(1 - gate) (steps)")
     ax.set_ylabel("number of units")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend()
     return fig
 
 
