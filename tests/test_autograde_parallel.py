@@ -28,15 +28,17 @@ def _run(cmd, course, **kw):
 
 # bo's notebook takes this long to run: long enough to interrupt a run while bo is being graded
 SLOW_SECONDS = 5
+# the interrupt test's bo: a window wide enough that a loaded machine still interrupts bo's notebook
+INTERRUPT_SLOW_SECONDS = 15
 
 
-def _course_with_class(root):
+def _course_with_class(root, slow_seconds=SLOW_SECONDS):
     """A course copy in root with the class submitted: ada, bo, cy, di (graded in that order)."""
     classroom.copy_course(root, ["ex01_rnn"])
     release = classroom.read_release(root, "ex01_rnn")
     sols = classroom.solution_cells(root, "ex01_rnn")
     buggy = {k: classroom.buggy_code(v) for k, v in sols.items()}
-    buggy["rnn_step_forward"] = (f"import time\ntime.sleep({SLOW_SECONDS})\n"
+    buggy["rnn_step_forward"] = (f"import time\ntime.sleep({slow_seconds})\n"
                                  + buggy["rnn_step_forward"])
     classroom.submit(root, "ex01_rnn", "ada", classroom.filled(release, sols))
     classroom.submit(root, "ex01_rnn", "bo", classroom.filled(release, buggy))
@@ -81,12 +83,13 @@ def test_plain_nbgrader_autograde_writes_the_same_grades(course):
 
 
 def test_an_interrupted_run_loses_nothing_and_resume_grades_the_rest(course, tmp_path):
-    root = _course_with_class(str(tmp_path / "course"))
+    root = _course_with_class(str(tmp_path / "course"), INTERRUPT_SLOW_SECONDS)
     state_dir = os.path.join(root, ".grnn_autograde", "ex01_rnn")
     proc = subprocess.Popen(OURS + ["--jobs", "1"], cwd=root, env=ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # one job grades in name order and starts bo only once ada's result is recorded: interrupt
-    # as soon as bo's log appears, while bo's notebook is still running (it sleeps SLOW_SECONDS)
+    # as soon as bo's log appears, while bo's notebook is still running (it sleeps
+    # INTERRUPT_SLOW_SECONDS)
     deadline = time.time() + 300
     while (time.time() < deadline and proc.poll() is None
            and not os.path.exists(os.path.join(state_dir, "bo.log"))):
