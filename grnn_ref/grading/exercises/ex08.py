@@ -101,10 +101,13 @@ def _max_z(counts, p):
 
 
 class SamplingCheck(Check):
+    # a statistical verdict on the counts of the draws (evaluate): the kit records it, the grader
+    # judges it
     """sample_with_temperature(logits (V,), temperature, rng) -> int, called N_DRAWS times with
     one numpy Generator seeded by the case; the counts of each id must fit softmax(z / T)
     (z-test per id), and T = 0 must always give the argmax."""
     family = "sampling"
+    compared_with_reference = False
     catalogue = "grnn_ref.language_model"
 
     def build(self, shape, rng):
