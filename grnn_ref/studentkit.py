@@ -90,13 +90,11 @@ def _case_data(check, case_id):
 
 
 def judged_by_data(check):
-    """Whether the kit judges `check` from precomputed data: its verdict is a comparison with the
-    reference's outputs, and the misconception catalogue (the default `evaluate`, or one that
-    only words the failure further: `Check.compared_with_reference`)."""
+    """Whether the kit judges `check` from precomputed data: its verdict is the default one (a
+    comparison with the reference's outputs, and the misconception catalogue)."""
     from grnn_ref.grading.cases import Check
 
-    return (type(check).evaluate is Check.evaluate
-            or (check.compared_with_reference and check.family != "answer"))
+    return type(check).evaluate is Check.evaluate
 
 
 def visible_case_data():

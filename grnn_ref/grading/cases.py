@@ -112,8 +112,9 @@ class Check:
     takes_functions = True
     #: say "correct." instead of "all N cases pass." (a single answer or a trained model)
     single_verdict = False
-    #: the verdict is a comparison with the reference's outputs (the default `evaluate`, or one
-    #: that only adds to its message): the student kit judges it from precomputed outputs
+    #: the verdict is a comparison with the reference's outputs; False for a verdict of its own
+    #: (a trained model's MSE, a statistical test), which the student kit does not judge from
+    #: precomputed outputs
     compared_with_reference = True
     #: a grader-side module (the exercise's reference) whose misconceptions() lists the
     #: exercise's own mistakes, where the catalogue in misconceptions.py does not hold them

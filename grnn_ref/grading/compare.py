@@ -189,8 +189,24 @@ def compare_outputs(student, reference, rtol, input_dtype=None, names=None):
 
 
 def matches(student, reference, rtol, names=None):
-    """True when every output in `reference` (or `names`) matches within rtol."""
-    return compare_outputs(student, reference, rtol, names=names).ok
+    """Whether `student` matches `reference` (a mistake's outputs, in diagnosis): every output
+    within rtol, or, where the reference holds NaN or inf (a mistake that overflows, such as
+    exp of unshifted logits), NaN or inf in the student's outputs too, and only at entries where
+    the reference has them."""
+    names = list(names or reference)
+    with np.errstate(all="ignore"):
+        if compare_outputs(student, reference, rtol, names=names).ok:
+            return True
+        masks = []
+        for name in names:
+            ref = np.asarray(reference[name], dtype=np.float64)
+            s = _as_array(student.get(name))
+            if s is None or s.shape != ref.shape:
+                return False
+            masks.append((~np.isfinite(s.astype(np.float64)), ~np.isfinite(ref)))
+    # the student's code overflows too, and only where the mistake's does
+    return (any(bad.any() for bad, _ in masks)
+            and all(not (bad & ~bad_ref).any() for bad, bad_ref in masks))
 
 
 def failure_message(check, where, report, mistake=None):

@@ -115,8 +115,8 @@ def _compare(check, cases, data, case_id, inputs, outputs):
     mistake = None
     for entry in case["mistakes"]:
         fingerprint = Fingerprint(entry)
-        if compare.compare_outputs(outputs, fingerprint.outputs, case["match_rtol"],
-                                   names=list(fingerprint.outputs)).ok:
+        if compare.matches(outputs, fingerprint.outputs, case["match_rtol"],
+                           names=list(fingerprint.outputs)):
             mistake = fingerprint
             break
     return Verdict(False, compare.failure_message(check, where, report, mistake), mistake)
