@@ -85,8 +85,11 @@ def test_plain_nbgrader_autograde_writes_the_same_grades(course):
 def test_an_interrupted_run_loses_nothing_and_resume_grades_the_rest(course, tmp_path):
     root = _course_with_class(str(tmp_path / "course"), INTERRUPT_SLOW_SECONDS)
     state_dir = os.path.join(root, ".grnn_autograde", "ex01_rnn")
+    # the grader must start with SIGINT's default action: a child inherits an ignored SIGINT (as
+    # some pytest-xdist workers leave it), and Python then never raises KeyboardInterrupt
     proc = subprocess.Popen(OURS + ["--jobs", "1"], cwd=root, env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # one job grades in name order and starts bo only once ada's result is recorded: interrupt
     # as soon as bo's log appears, while bo's notebook is still running (it sleeps
     # INTERRUPT_SLOW_SECONDS)
