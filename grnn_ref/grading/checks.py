@@ -101,10 +101,12 @@ def run_check(name, fns, hidden=False):
     judge = _judge(check, hidden)
     if judge is None:
         return next((failure for _, _, _, failure, _ in runs if failure is not None), None)
-    failures, diagnosis = [], None
+    failures, diagnosis, said = [], None, None
     for case_id, inputs, outputs, failure, _ in runs:
         if failure is None:
             verdict = judge(case_id, inputs, outputs)
+            if verdict.ok and verdict.message and said is None:
+                said = verdict.message   # e.g. the kit: "recorded, judged when graded"
             if not verdict.ok:
                 failure = CheckFailed(verdict.message)
                 if diagnosis is None and verdict.misconception is not None:
@@ -123,8 +125,8 @@ def run_check(name, fns, hidden=False):
             failure = CheckFailed(msg)
             failure.__cause__ = cause
         return failure
-    if check.single_verdict:   # the verdict may say more (the kit: "recorded, judged when graded")
-        print(verdict.message or f"{name}: correct.")
+    if said is not None or check.single_verdict:   # a passing verdict that says more wins
+        print(said or f"{name}: correct.")
         return None
     note = ""
     mods = sorted({k for *_, modified in runs for k in modified})
