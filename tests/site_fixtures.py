@@ -37,6 +37,9 @@ HTML_DIR = BUILD_DIR / "html"
 SCREENSHOT_DIR = BUILD_DIR / "screenshots"
 BUILD_LOCK = BUILD_DIR / ".site-build.lock"
 BUILD_RECORD = BUILD_DIR / ".site-build-run.json"
+#: Training runs the chapters could not take from grnn_ref/data/chapter_runs/ during this run's
+#: build (grnn_ref/experiments/runstore.py), one JSON line each.
+RUNSTORE_MISSES = BUILD_DIR / ".runstore-misses.jsonl"
 # `make book`'s command plus --all: every page is re-read (notebook execution stays
 # cached), so every warning shows up in every run, not only on the run that made it.
 BUILD_COMMAND = ["build", ".", "-W", "--keep-going", "--all"]
@@ -150,7 +153,9 @@ def _run_build() -> SiteBuild:
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     if not jupyter_book.exists():
         pytest.fail(f"jupyter-book not found next to {sys.executable}: run `make venv`")
-    env = dict(os.environ, MPLBACKEND="Agg", PYTHONHASHSEED="0")
+    RUNSTORE_MISSES.unlink(missing_ok=True)
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONHASHSEED="0",
+               GRNN_RUNSTORE_LOG=str(RUNSTORE_MISSES))
     started, start = time.time(), time.monotonic()
     proc = subprocess.run(
         [str(jupyter_book), *BUILD_COMMAND],

@@ -16,6 +16,7 @@ import pytest
 from site_fixtures import (  # noqa: F401 - fixtures are used by name
     NEEDS_SITE,
     REPO,
+    RUNSTORE_MISSES,
     built_site,
     released_exercises,
     site_build,
@@ -74,6 +75,22 @@ def test_the_site_builds_without_a_single_warning(site_build):
         f"`jupyter-book build . -W --keep-going` exited {site_build.returncode} with "
         f"{len(problems)} warning/error line(s):\n" + "\n".join(problems[:40])
     )
+
+
+def test_the_chapters_took_every_training_run_from_the_store(site_build):
+    """A chapter's `book_train` call trains live only when its run is not stored or was stored
+    by other training code (grnn_ref/experiments/runstore.py): then the store must be refreshed.
+    (A chapter whose execution jupyter-cache kept from an earlier build calls nothing: a clean
+    build, as on a fresh clone, checks every chapter.)"""
+    lines = (RUNSTORE_MISSES.read_text(encoding="utf-8").splitlines()
+             if RUNSTORE_MISSES.is_file() else [])
+    misses = [json.loads(line) for line in lines if line.strip()]
+    described = [f"{m['reason']}: {m['train_config']}" for m in misses]
+    assert not misses, (
+        f"{len(misses)} training run(s) of the chapters were trained live during the build:\n"
+        + "\n".join(described[:10])
+        + "\nrefresh the store with: python -m grnn_ref.experiments chapter-runs "
+          f"--log {RUNSTORE_MISSES.relative_to(REPO)}  (then commit grnn_ref/data/chapter_runs/)")
 
 
 def test_no_page_loads_a_script_style_font_or_image_from_another_host(built_site):

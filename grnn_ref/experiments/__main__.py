@@ -1,10 +1,16 @@
-"""Command line: python -m grnn_ref.experiments <name> [--size full|book|quick] [--out DIR]."""
+"""Command line: python -m grnn_ref.experiments <name> [--size full|book|quick] [--out DIR],
+or python -m grnn_ref.experiments chapter-runs [--all] (the chapters' stored runs)."""
 import argparse
 import os
 import sys
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["chapter-runs"]:
+        # the chapters' stored training runs (grnn_ref/experiments/runstore.py)
+        from grnn_ref.experiments.runstore import main as runstore_main
+        return runstore_main(argv[1:])
     from grnn_ref.experiments.runner import EXPERIMENTS, SIZES
 
     listing = "\n".join(f"  {name:<14} {desc}" for name, (_, desc) in EXPERIMENTS.items())
@@ -12,7 +18,9 @@ def main(argv=None):
         prog="python -m grnn_ref.experiments",
         description="Rerun an experiment of the course and save its tables (markdown, CSV, "
                     "JSON) and figures (SVG, PNG) into results/<name>/.",
-        epilog="experiments:\n" + listing,
+        epilog="experiments:\n" + listing + "\n\nchapter-runs: retrain the chapters' stored "
+               "training runs where the code changed (python -m grnn_ref.experiments "
+               "chapter-runs --help)",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name", choices=list(EXPERIMENTS) + ["all"], metavar="name",
                         help="experiment to run (listed below), or 'all'")
