@@ -100,7 +100,10 @@ def test_no_stylesheet_imports_fonts_or_css_from_another_host(built_site):
 
 def test_mathjax_is_served_from_the_site_itself(built_site):
     mathjax = built_site / "_static" / "mathjax"
-    assert (mathjax / "tex-chtml.js").is_file(), "MathJax was not copied into _static/mathjax"
+    # the loader and every component it loads at once or on demand (the menu)
+    for component in ("startup.js", "core.js", "input/tex.js", "output/chtml.js",
+                      "output/chtml/fonts/tex.js", "a11y/assistive-mml.js", "ui/menu.js"):
+        assert (mathjax / component).is_file(), f"MathJax's {component} is not in _static/mathjax"
     fonts = sorted((mathjax / "output" / "chtml" / "fonts" / "woff-v2").glob("MathJax_*.woff"))
     assert any(font.name == "MathJax_Main-Regular.woff" for font in fonts), (
         f"MathJax's CHTML fonts are missing from the build (found {len(fonts)})"
@@ -118,8 +121,11 @@ def test_mathjax_is_served_from_the_site_itself(built_site):
         scripts.feed(page.read_text(encoding="utf-8"))
         sources = [url for tag, _, url in scripts.loaded if tag == "script"]
         assert any(
-            re.fullmatch(r"(\.\./)*_static/mathjax/tex-chtml\.js(\?.*)?", url) for url in sources
+            re.fullmatch(r"(\.\./)*_static/mathjax/startup\.js(\?.*)?", url) for url in sources
         ), f"{page.relative_to(built_site)} does not load the local MathJax: {sources}"
+        assert any(re.fullmatch(r"(\.\./)*_static/mathjax-menu\.js(\?.*)?", url) for url in sources), (
+            f"{page.relative_to(built_site)} cannot load MathJax's menu on demand: {sources}"
+        )
 
 
 def test_exercise_pages_are_shown_without_being_run(built_site):
