@@ -186,5 +186,7 @@ def _on_build_finished(app: Sphinx, exception) -> None:
 
 
 def setup(app: Sphinx) -> dict:
-    app.connect("build-finished", _on_build_finished)
+    # Before book_pdf's handler (priority 500) prints the course, so the print page, which
+    # loads the site's stylesheets, finds the icon font subset already written.
+    app.connect("build-finished", _on_build_finished, priority=400)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
