@@ -69,6 +69,34 @@ def test_the_chapters_come_in_course_order():
     assert [name[5:7] for name in chapters] == [f"{i:02d}" for i in range(1, len(chapters) + 1)]
 
 
+#: The longest code line a chapter may show: what the article column holds at 1280 px in the
+#: theme's 14 px monospace (684 px less 32 px padding, 8.4 px a character). The browser test
+#: test_no_code_block_scrolls_sideways_at_desktop_width measures the built pages; this check
+#: names the source line before anything is built.
+MAX_CODE_LINE = 76
+CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.S | re.M)
+
+
+def test_chapter_code_lines_fit_the_column_at_desktop_width():
+    long_lines = []
+    for source in sorted((REPO / "book").glob("[0-9][0-9]-*.md")):
+        text = source.read_text(encoding="utf-8")
+        for cell in CODE_CELL.finditer(text):
+            lines = cell.group(1).split("\n")
+            header = lines.index("---", 1) + 1 if lines and lines[0] == "---" else 0
+            meta = "\n".join(lines[:header]) + "".join(l for l in lines[header:] if l.startswith(":tags:"))
+            if re.search(r"remove-(cell|input)", meta):
+                continue  # never shown
+            first = text[: cell.start(1)].count("\n") + 1
+            for offset, line in enumerate(lines[header:], start=first + header):
+                if len(line) > MAX_CODE_LINE and not line.startswith(":tags:"):
+                    long_lines.append(f"{source.relative_to(REPO)}:{offset}: ({len(line)}) {line.strip()[:60]}")
+    assert not long_lines, (
+        f"code lines longer than {MAX_CODE_LINE} characters scroll sideways at 1280 px:\n"
+        + "\n".join(long_lines)
+    )
+
+
 def test_every_released_exercise_is_in_the_toc():
     exercises = [p.relative_to(REPO).with_suffix("").as_posix() for p in released_exercises()]
     if not exercises:
