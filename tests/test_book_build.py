@@ -149,3 +149,36 @@ def test_exercise_pages_are_shown_without_being_run(built_site):
             f"{page.name} shows {shown_outputs} cell output(s) but the released notebook "
             f"stores {stored_outputs}: the exercise was executed during the build"
         )
+
+
+def _icon_subset():
+    import importlib.util
+
+    from site_fixtures import REPO
+
+    spec = importlib.util.spec_from_file_location("icon_subset", REPO / "book" / "_ext" / "icon_subset.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_icon_font_is_cut_to_the_glyphs_the_stylesheet_draws(tmp_path):
+    """icon_subset keeps the glyphs a stylesheet puts on the page itself (the admonition icons,
+    set in variables) and drops whole icon-class rules only, never part of a selector."""
+    import pydata_sphinx_theme
+    from fontTools.ttLib import TTFont
+
+    icons = _icon_subset()
+    css = ('a{b:c}:root{--pst-icon-bell:"\uf0f3";--pst-icon-lightbulb:"\uf0eb"}'
+           '.fa-bars:before,.fa-navicon:before{content:"\\f0c9"}.x .fa-q:before{content:"\\f128"}'
+           '.fa-star:before{content:"\uf005"}.d{e:f}')
+    assert icons.stylesheet_glyphs(css) == {0xF0F3, 0xF0EB}  # the class rules' glyphs are not kept
+    assert icons.ICON_CLASS_RULE.sub("", css) == (
+        'a{b:c}:root{--pst-icon-bell:"\uf0f3";--pst-icon-lightbulb:"\uf0eb"}'
+        '.x .fa-q:before{content:"\\f128"}.d{e:f}')
+    theme = Path(pydata_sphinx_theme.__file__).parent / "theme" / "pydata_sphinx_theme" / "static"
+    font = theme / "vendor" / "fontawesome" / "webfonts" / "fa-solid-900.ttf"
+    size = icons.write_font_subset(font, {0xF0F3, 0xF0EB}, tmp_path / "subset.woff")
+    subset = TTFont(str(tmp_path / "subset.woff"))
+    assert subset.flavor == "woff" and set(subset.getBestCmap()) == {0xF0F3, 0xF0EB}
+    assert size < 10_000 < font.stat().st_size

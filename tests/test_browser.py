@@ -724,6 +724,11 @@ def test_a_chapter_page_weighs_under_2_mb_in_the_browser(watch, site_url, path, 
     with open(weight_report, "a", encoding="utf-8") as report:
         report.write(line + "\n")
     assert not any("mathjax/ui/menu.js" in url for url in sizes), "the MathJax menu was loaded unasked"
+    assert not any("fa-solid-900" in url for url in sizes), "the whole icon font was loaded"
+    if page.locator("article .admonition-title").count():  # its icon comes from the font subset
+        assert any(url.endswith("fa-solid-subset.woff") for url in sizes), "no icon font loaded"
+        assert page.evaluate("""() => [...document.fonts].some(f => f.family.includes('Font Awesome')
+                                   && f.status === 'loaded')"""), "the icon font did not load"
     assert total < PAGE_WEIGHT_GOAL_MB, f"{line}\n(goal: under {PAGE_WEIGHT_GOAL_MB} MB)"
 
 

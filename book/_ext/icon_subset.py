@@ -17,7 +17,9 @@ itself: the icons of admonitions (the light bulb of a tip, the bell of a questio
 links, of the previous/next arrows, set in its ``--pst-icon-*`` variables. The font is cut to
 those glyphs (fontTools, already installed with matplotlib) and written as
 ``_static/fonts/fa-solid-subset.woff`` (2 kB), which book/_static/course.css declares for the
-same family after the theme, so the browser loads it instead of the whole font.
+same family after the theme, so the browser loads it instead of the whole font. The theme's
+1,400 rules that give each icon class its glyph (``.fa-bars:before{content:"\f0c9"}``, 86 kB of
+its stylesheet) are dropped: the script draws those icons, and course.css blanks ``::before``.
 
 Font Awesome Free (https://fontawesome.com): icons CC BY 4.0, fonts SIL OFL 1.1, code MIT; the
 licence notice is kept in the script, and the font's name table (copyright, licence) in the
@@ -128,7 +130,9 @@ FONT = Path("_static") / "vendor" / "fontawesome" / "webfonts" / "fa-solid-900.t
 THEME_CSS = Path("_static") / "styles" / "pydata-sphinx-theme.css"
 SUBSET_FONT = Path("_static") / "fonts" / "fa-solid-subset.woff"
 #: The escaped icon-class rules (``.fa-bars:before{content:"\f0c9"}``): drawn by the script.
-ICON_CLASS_RULE = re.compile(r'(?:\.fa-[\w-]+:{1,2}(?:before|after),?)+\{content:"[^"]*"\}')
+#: Whole rules only: the selector starts right after the previous rule's ``}``.
+ICON_CLASS_RULE = re.compile(
+    r'(?:(?<=\})|^)(?:\.fa-[\w-]+:{1,2}(?:before|after),?)+\{content:"[^"]*"\}', re.M)
 
 
 def stylesheet_glyphs(css: str) -> set[int]:
@@ -144,13 +148,13 @@ def write_font_subset(font: Path, codepoints: set[int], target: Path) -> int:
     from fontTools.ttLib import TTFont
 
     options = subset.Options()
-    options.flavor = "woff"  # zlib: woff2 would need the brotli package
     options.layout_features = []
     options.name_IDs = ["*"]  # keep the copyright and licence records
     subsetter = subset.Subsetter(options=options)
     subsetter.populate(unicodes=sorted(codepoints))
     ttf = TTFont(str(font))
     subsetter.subset(ttf)
+    ttf.flavor = "woff"  # zlib-compressed: woff2 would need the brotli package
     target.parent.mkdir(parents=True, exist_ok=True)
     ttf.save(str(target))
     return target.stat().st_size
@@ -179,10 +183,19 @@ def _on_build_finished(app: Sphinx, exception) -> None:
     if (outdir / THEME_CSS).is_file():
         if not (outdir / FONT).is_file():
             raise ExtensionError(f"icon_subset: the theme's icon font {FONT} is missing")
-        glyphs = stylesheet_glyphs((outdir / THEME_CSS).read_text(encoding="utf-8"))
+        css = (outdir / THEME_CSS).read_text(encoding="utf-8")
+        glyphs = stylesheet_glyphs(css)
         size = write_font_subset(outdir / FONT, glyphs, outdir / SUBSET_FONT)
         logger.info("icon_subset: %d glyph(s) of the icon font in %s (%d bytes)", len(glyphs),
                     SUBSET_FONT, size)
+        slimmer = ICON_CLASS_RULE.sub("", css)
+        if slimmer != css:
+            (outdir / THEME_CSS).write_text(slimmer, encoding="utf-8")
+            css_map = (outdir / THEME_CSS).with_name(THEME_CSS.name + ".map")
+            if css_map.is_file():
+                css_map.unlink()  # the stylesheet's source map no longer matches
+            logger.info("icon_subset: %d bytes of icon-class rules dropped from %s",
+                        len(css) - len(slimmer), THEME_CSS)
 
 
 def setup(app: Sphinx) -> dict:
