@@ -117,7 +117,10 @@ def test_no_stylesheet_imports_fonts_or_css_from_another_host(built_site):
 
 def test_mathjax_is_served_from_the_site_itself(built_site):
     mathjax = built_site / "_static" / "mathjax"
-    assert (mathjax / "tex-chtml.js").is_file(), "MathJax was not copied into _static/mathjax"
+    # the loader and every component it loads at once or on demand (the menu)
+    for component in ("startup.js", "core.js", "input/tex.js", "output/chtml.js",
+                      "output/chtml/fonts/tex.js", "a11y/assistive-mml.js", "ui/menu.js"):
+        assert (mathjax / component).is_file(), f"MathJax's {component} is not in _static/mathjax"
     fonts = sorted((mathjax / "output" / "chtml" / "fonts" / "woff-v2").glob("MathJax_*.woff"))
     assert any(font.name == "MathJax_Main-Regular.woff" for font in fonts), (
         f"MathJax's CHTML fonts are missing from the build (found {len(fonts)})"
@@ -135,8 +138,11 @@ def test_mathjax_is_served_from_the_site_itself(built_site):
         scripts.feed(page.read_text(encoding="utf-8"))
         sources = [url for tag, _, url in scripts.loaded if tag == "script"]
         assert any(
-            re.fullmatch(r"(\.\./)*_static/mathjax/tex-chtml\.js(\?.*)?", url) for url in sources
+            re.fullmatch(r"(\.\./)*_static/mathjax/startup\.js(\?.*)?", url) for url in sources
         ), f"{page.relative_to(built_site)} does not load the local MathJax: {sources}"
+        assert any(re.fullmatch(r"(\.\./)*_static/mathjax-menu\.js(\?.*)?", url) for url in sources), (
+            f"{page.relative_to(built_site)} cannot load MathJax's menu on demand: {sources}"
+        )
 
 
 def test_exercise_pages_are_shown_without_being_run(built_site):
@@ -160,3 +166,36 @@ def test_exercise_pages_are_shown_without_being_run(built_site):
             f"{page.name} shows {shown_outputs} cell output(s) but the released notebook "
             f"stores {stored_outputs}: the exercise was executed during the build"
         )
+
+
+def _icon_subset():
+    import importlib.util
+
+    from site_fixtures import REPO
+
+    spec = importlib.util.spec_from_file_location("icon_subset", REPO / "book" / "_ext" / "icon_subset.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_icon_font_is_cut_to_the_glyphs_the_stylesheet_draws(tmp_path):
+    """icon_subset keeps the glyphs a stylesheet puts on the page itself (the admonition icons,
+    set in variables) and drops whole icon-class rules only, never part of a selector."""
+    import pydata_sphinx_theme
+    from fontTools.ttLib import TTFont
+
+    icons = _icon_subset()
+    css = ('a{b:c}:root{--pst-icon-bell:"\uf0f3";--pst-icon-lightbulb:"\uf0eb"}'
+           '.fa-bars:before,.fa-navicon:before{content:"\\f0c9"}.x .fa-q:before{content:"\\f128"}'
+           '.fa-star:before{content:"\uf005"}.d{e:f}')
+    assert icons.stylesheet_glyphs(css) == {0xF0F3, 0xF0EB}  # the class rules' glyphs are not kept
+    assert icons.ICON_CLASS_RULE.sub("", css) == (
+        'a{b:c}:root{--pst-icon-bell:"\uf0f3";--pst-icon-lightbulb:"\uf0eb"}'
+        '.x .fa-q:before{content:"\\f128"}.d{e:f}')
+    theme = Path(pydata_sphinx_theme.__file__).parent / "theme" / "pydata_sphinx_theme" / "static"
+    font = theme / "vendor" / "fontawesome" / "webfonts" / "fa-solid-900.ttf"
+    size = icons.write_font_subset(font, {0xF0F3, 0xF0EB}, tmp_path / "subset.woff")
+    subset = TTFont(str(tmp_path / "subset.woff"))
+    assert subset.flavor == "woff" and set(subset.getBestCmap()) == {0xF0F3, 0xF0EB}
+    assert size < 10_000 < font.stat().st_size

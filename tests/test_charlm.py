@@ -155,3 +155,18 @@ def test_quick_experiment_runs_end_to_end(tmp_path):
     saved = json.loads((tmp_path / "charlm_results.json").read_text())
     assert [r["run"] for r in saved["rows"]] == ["RNN", "LSTM, 1 s budget"]
     assert all(math.isfinite(r["val loss (nats/char)"]) for r in res["rows"])
+
+
+def test_every_coloured_character_is_readable_on_its_background():
+    """Black or white text, whichever contrasts more: at least 4.5:1 (WCAG AA) for every value
+    (issue 12: black text on saturated blue was about 2.4:1)."""
+    import re
+
+    html = C.activation_html("x" * 41, np.linspace(-1, 1, 41))
+    spans = re.findall(r'background:rgb\((\d+), (\d+), (\d+)\)(;color:#fff)?', html)
+    assert len(spans) == 41
+    for r, g, b, white in spans:
+        black_ratio = C._contrast_with_black((int(r), int(g), int(b)))
+        ratio = 21 / black_ratio if white else black_ratio
+        assert ratio >= 4.5, (r, g, b, white, ratio)
+    assert any(white for *_, white in spans) and not all(white for *_, white in spans)

@@ -12,8 +12,18 @@ does (an inline ``<svg class="svg-inline--fa">`` in place of each ``<i>``/``<spa
 elements present at load and those added later. An icon name missing from the bundle fails the
 build: a button would lose its icon.
 
-Font Awesome Free (https://fontawesome.com): icons CC BY 4.0, code MIT; the licence notice is
-kept in the script.
+The theme's stylesheet also draws about fifteen glyphs of Font Awesome's solid *font* (156 kB)
+itself: the icons of admonitions (the light bulb of a tip, the bell of a question), of external
+links, of the previous/next arrows, set in its ``--pst-icon-*`` variables. The font is cut to
+those glyphs (fontTools, already installed with matplotlib) and written as
+``_static/fonts/fa-solid-subset.woff`` (2 kB), which book/_static/course.css declares for the
+same family after the theme, so the browser loads it instead of the whole font. The theme's
+1,400 rules that give each icon class its glyph (``.fa-bars:before{content:"\f0c9"}``, 86 kB of
+its stylesheet) are dropped: the script draws those icons, and course.css blanks ``::before``.
+
+Font Awesome Free (https://fontawesome.com): icons CC BY 4.0, fonts SIL OFL 1.1, code MIT; the
+licence notice is kept in the script, and the font's name table (copyright, licence) in the
+subset.
 """
 
 from __future__ import annotations
@@ -116,6 +126,40 @@ def icon_paths(bundle: str, names: set[str]) -> dict[str, list]:
     return icons
 
 
+FONT = Path("_static") / "vendor" / "fontawesome" / "webfonts" / "fa-solid-900.ttf"
+THEME_CSS = Path("_static") / "styles" / "pydata-sphinx-theme.css"
+SUBSET_FONT = Path("_static") / "fonts" / "fa-solid-subset.woff"
+#: The escaped icon-class rules (``.fa-bars:before{content:"\f0c9"}``): drawn by the script.
+#: Whole rules only: the selector starts right after the previous rule's ``}``.
+ICON_CLASS_RULE = re.compile(
+    r'(?:(?<=\})|^)(?:\.fa-[\w-]+:{1,2}(?:before|after),?)+\{content:"[^"]*"\}', re.M)
+
+
+def stylesheet_glyphs(css: str) -> set[int]:
+    """Code points of Font Awesome's private-use area that a stylesheet puts on the page itself
+    (not through an icon class, which the script draws as SVG)."""
+    rest = ICON_CLASS_RULE.sub("", css)
+    return {ord(c) for c in rest if 0xE000 <= ord(c) <= 0xF8FF}
+
+
+def write_font_subset(font: Path, codepoints: set[int], target: Path) -> int:
+    """Write the glyphs of ``codepoints`` that ``font`` has as a WOFF file; return its size."""
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    options = subset.Options()
+    options.layout_features = []
+    options.name_IDs = ["*"]  # keep the copyright and licence records
+    subsetter = subset.Subsetter(options=options)
+    subsetter.populate(unicodes=sorted(codepoints))
+    ttf = TTFont(str(font))
+    subsetter.subset(ttf)
+    ttf.flavor = "woff"  # zlib-compressed: woff2 would need the brotli package
+    target.parent.mkdir(parents=True, exist_ok=True)
+    ttf.save(str(target))
+    return target.stat().st_size
+
+
 def _theme_bundle() -> str:
     import pydata_sphinx_theme
 
@@ -136,8 +180,26 @@ def _on_build_finished(app: Sphinx, exception) -> None:
     if map_file.is_file():
         map_file.unlink()  # the bundle's source map no longer matches
     logger.info("icon_subset: %d icon(s) in %s (%d bytes)", len(icons), SCRIPT, target.stat().st_size)
+    if (outdir / THEME_CSS).is_file():
+        if not (outdir / FONT).is_file():
+            raise ExtensionError(f"icon_subset: the theme's icon font {FONT} is missing")
+        css = (outdir / THEME_CSS).read_text(encoding="utf-8")
+        glyphs = stylesheet_glyphs(css)
+        size = write_font_subset(outdir / FONT, glyphs, outdir / SUBSET_FONT)
+        logger.info("icon_subset: %d glyph(s) of the icon font in %s (%d bytes)", len(glyphs),
+                    SUBSET_FONT, size)
+        slimmer = ICON_CLASS_RULE.sub("", css)
+        if slimmer != css:
+            (outdir / THEME_CSS).write_text(slimmer, encoding="utf-8")
+            css_map = (outdir / THEME_CSS).with_name(THEME_CSS.name + ".map")
+            if css_map.is_file():
+                css_map.unlink()  # the stylesheet's source map no longer matches
+            logger.info("icon_subset: %d bytes of icon-class rules dropped from %s",
+                        len(css) - len(slimmer), THEME_CSS)
 
 
 def setup(app: Sphinx) -> dict:
-    app.connect("build-finished", _on_build_finished)
+    # Before book_pdf's handler (priority 500) prints the course, so the print page, which
+    # loads the site's stylesheets, finds the icon font subset already written.
+    app.connect("build-finished", _on_build_finished, priority=400)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -7,9 +7,20 @@ MathJax 3 ``es5`` distribution under ``<site-packages>/mathjax/static/mathjax/es
 
 At ``build-finished`` the parts of that distribution the pages can load are copied to
 ``_static/mathjax/`` in the HTML output, and ``mathjax_path`` points at
-``mathjax/tex-chtml.js`` (Sphinx resolves a path without ``://`` against ``_static``).
-MathJax finds its fonts and on-demand TeX extensions relative to the script it was
-loaded from, so they are served from the same place.
+``mathjax/startup.js`` (Sphinx resolves a path without ``://`` against ``_static``).
+MathJax finds its components, fonts and on-demand TeX extensions relative to the script it
+was loaded from, so they are served from the same place.
+
+A page loads MathJax's loader and the components the combined ``tex-chtml.js`` is made of
+(TeX input with its usual packages, CommonHTML output and its font data, the assistive MathML
+that screen readers read), all but one: the context menu (``ui/menu``, 426 kB of the
+combined file's 1.16 MB). ``_static/mathjax-menu.js`` loads it the first time a reader
+right-clicks a formula and opens it there, so no feature is lost (issue 12: page weight).
+
+pydata-sphinx-theme puts Sphinx's search scripts and the whole search index
+(``searchtools.js``, ``language_data.js``, ``searchindex.js``) on every page, for its
+search-as-you-type box; that box is off here (the search dialog opens search.html, which
+loads them itself), so at ``build-finished`` they are dropped from every other page.
 
 Thebe (live code cells run on Binder) is switched off in ``_config.yml``, but
 sphinx-thebe, which Jupyter Book always loads, still puts on every page an inline
@@ -21,6 +32,7 @@ sphinx-thebe's files are dropped from every page.
 from __future__ import annotations
 
 import filecmp
+import re
 import shutil
 from pathlib import Path
 
@@ -31,15 +43,22 @@ from sphinx.util import logging
 logger = logging.getLogger(__name__)
 
 #: Where the script lives, relative to ``_static``; also the value of ``mathjax_path``.
-MATHJAX_PATH = "mathjax/tex-chtml.js"
+MATHJAX_PATH = "mathjax/startup.js"
+#: The components startup.js loads at once (it adds ``core`` and the output's font data
+#: itself); ``ui/menu`` is loaded on demand by _static/mathjax-menu.js.
+MATHJAX_COMPONENTS = ["input/tex", "output/chtml", "a11y/assistive-mml"]
 
-#: The parts of the es5 distribution a page can ask for: the combined TeX/CHTML
-#: component, the TeX extensions that ``autoload`` fetches (e.g. ``\boldsymbol``),
+#: The parts of the es5 distribution a page can ask for: the loader and the components
+#: it loads (MATHJAX_COMPONENTS, core, the font data), the TeX extensions that ``autoload`` fetches (e.g. ``\boldsymbol``),
 #: the CHTML web fonts, and the menu / accessibility / speech modules the MathJax
 #: context menu loads on request. The other combined components (SVG output, MathML
 #: input) are never referenced by our pages, so they are not copied.
 MATHJAX_PARTS = (
-    "tex-chtml.js",
+    "startup.js",
+    "core.js",
+    "input/tex.js",
+    "output/chtml.js",
+    "output/chtml/fonts/tex.js",
     "input/tex/extensions",
     "output/chtml/fonts/woff-v2",
     "ui",
@@ -95,7 +114,34 @@ def _on_config_inited(app: Sphinx, config) -> None:
             f"expected {MATHJAX_PATH!r} (MathJax is served from the build, not a CDN)"
         )
     config.mathjax_path = MATHJAX_PATH
+    # myst_parser adds its options to this dict later and keeps what is here
+    mathjax3_config = dict(config.mathjax3_config or {})
+    mathjax3_config["loader"] = {"load": list(MATHJAX_COMPONENTS)}
+    config.mathjax3_config = mathjax3_config
     mathjax_source_dir()  # fail early, before any notebook is executed
+
+
+#: The search scripts the theme adds to every page (its layout.html, block extrahead).
+SEARCH_SCRIPT = re.compile(
+    r'[ \t]*<script src="[^"]*?(_static/searchtools\.js|_static/language_data\.js|searchindex\.js)'
+    r'(\?[^"]*)?"></script>\n?'
+)
+
+
+def drop_search_scripts(outdir: Path, search_as_you_type: bool) -> int:
+    """Remove the search scripts from every page but search.html; return pages changed."""
+    if search_as_you_type:
+        return 0  # the theme's inline search needs them everywhere
+    changed = 0
+    for page in outdir.rglob("*.html"):
+        if page.relative_to(outdir).as_posix() == "search.html":
+            continue
+        text = page.read_text(encoding="utf-8")
+        slimmer = SEARCH_SCRIPT.sub("", text)
+        if slimmer != text:
+            page.write_text(slimmer, encoding="utf-8")
+            changed += 1
+    return changed
 
 
 def _on_build_finished(app: Sphinx, exception) -> None:
@@ -103,6 +149,9 @@ def _on_build_finished(app: Sphinx, exception) -> None:
         return
     copied = copy_mathjax(Path(app.outdir), mathjax_source_dir())
     logger.info("offline_site: %d MathJax file(s) copied to _static/mathjax", copied)
+    options = app.config.html_theme_options or {}
+    pages = drop_search_scripts(Path(app.outdir), bool(options.get("search_as_you_type")))
+    logger.info("offline_site: search scripts dropped from %d page(s) (search.html keeps them)", pages)
 
 
 def _is_thebe_asset(asset) -> bool:

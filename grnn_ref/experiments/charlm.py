@@ -497,22 +497,37 @@ def find_units(acts, features):
     return out
 
 
+def _contrast_with_black(rgb):
+    """WCAG contrast ratio of black text on the colour ``rgb`` (0-255 channels)."""
+    def linear(c):
+        c /= 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    luminance = sum(w * linear(c) for w, c in zip((0.2126, 0.7152, 0.0722), rgb))
+    return (luminance + 0.05) / 0.05
+
+
 def activation_html(text, values, title=None):
     """The text as HTML, each character on a background coloured by its value in [-1, 1]:
-    blue for negative, red for positive, white near 0 (as Karpathy, Johnson & Fei-Fei 2015)."""
+    blue for negative, red for positive, white near 0 (as Karpathy, Johnson & Fei-Fei 2015).
+
+    Like the plots, it is drawn on white in either colour theme; each character is black or
+    white, whichever contrasts more with its background (dark text on saturated blue is
+    unreadable)."""
     import html
     parts = []
     if title:
         parts.append(f'<div class="charlm-title"><b>{html.escape(title)}</b></div>')
     parts.append('<pre class="charlm-cells" style="line-height:1.35;font-size:0.85em;'
-                 'white-space:pre-wrap;padding:0.4em;border:1px solid #ddd">')
+                 'white-space:pre-wrap;padding:0.4em;border:1px solid #ddd;'
+                 'background:#fff;color:#000">')
     for c, v in zip(text, np.clip(values, -1, 1)):
         if v >= 0:
             rgb = (255, int(255 * (1 - v)), int(255 * (1 - v)))
         else:
             rgb = (int(255 * (1 + v)), int(255 * (1 + v)), 255)
         shown = "\u21b5\n" if c == "\n" else html.escape(c)
-        parts.append(f'<span style="background:rgb{rgb}" title="{v:+.2f}">{shown}</span>')
+        ink = "" if _contrast_with_black(rgb) >= 4.5 else ";color:#fff"
+        parts.append(f'<span style="background:rgb{rgb}{ink}" title="{v:+.2f}">{shown}</span>')
     parts.append("</pre>")
     return "".join(parts)
 
