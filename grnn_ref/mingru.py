@@ -347,3 +347,136 @@ def _linear_grads(dk, xs, W, dh0):
     dbias = dk.reshape(-1, dk.shape[-1]).sum(axis=0)
     dt = xs.dtype
     return dxs.astype(dt), dh0.astype(dt), dW.astype(dt), dbias.astype(dt)
+
+
+# ---------------------------------------------------------------- grader side: Exercise 9's checks
+def _doubling_variant(a, b, h0, mistake):
+    """The doubling scan with one of the known mistakes (float64)."""
+    A, B = a.copy(), b.copy()
+    T, d = a.shape[0], 1
+    while (2 * d < T) if mistake == "too_few_rounds" else (d < T):
+        if mistake == "b_not_scaled":
+            B[d:] = B[:-d] + B[d:]
+        elif mistake == "compose_order":             # the earlier block applied after the later
+            B[d:] = A[:-d] * B[d:] + B[:-d]
+        elif mistake == "A_updated_first":
+            A[d:] = A[d:] * A[:-d]
+            B[d:] = A[d:] * B[:-d] + B[d:]
+            d *= 2
+            continue
+        else:
+            B[d:] = A[d:] * B[:-d] + B[d:]
+        A[d:] = A[d:] * A[:-d]
+        d *= 2
+    if mistake == "ignores_h0":
+        return B
+    return A * h0 + B
+
+
+def misconceptions():
+    """Exercise 9's known mistakes, as Misconception objects: its checks name this module as their
+    `catalogue`, and grading.misconceptions adds these to the catalogue (grader side only)."""
+    from grnn_ref.grading.misconceptions import Misconception
+
+    found = []
+
+    def _extra(id, title, fix, checks, fn):
+        found.append(Misconception(id, title, fix, tuple(checks), fn))
+
+    def _scan(mistake):
+        def variant(check, inputs):
+            a, b, h0 = (np.asarray(inputs[n], dtype=np.float64) for n in ("a", "b", "h0"))
+            if mistake == "exclusive":
+                ref = linear_recurrence(a, b, h0)
+                return {"hs": np.concatenate([h0[None], ref[:-1]], axis=0)}
+            if mistake == "cumprod":
+                dt = inputs["a"].dtype      # overflows in the case's own dtype
+                return {"hs": linear_scan_cumprod(*(inputs[n].astype(dt) for n in ("a", "b", "h0")))}
+            return {"hs": _doubling_variant(a, b, h0, mistake)}
+        return variant
+
+    _S = ("linear_scan",)
+    _extra("scan_exclusive", "your scan is exclusive: hs[t] holds the state before step t + 1 "
+           "(h0 first, the last state missing)",
+           "hs[t] must include the map of step t itself: h_1 = a_1 h0 + b_1 comes first, h_T "
+           "last (an inclusive scan, chapter 9). Symptom: your hs[0] equals h0.", _S,
+           _scan("exclusive"))
+    _extra("scan_ignores_h0", "the initial state h0 is left out: the states are computed as if "
+           "h0 = 0",
+           "the prefix compositions give h_t = A_t h0 + B_t (A_t the product of a_1..a_t): the "
+           "A_t h0 term carries the initial state (chapter 9). Symptom: right only when h0 = 0.",
+           _S, _scan("ignores_h0"))
+    _extra("scan_b_not_scaled", "when two blocks are combined, the earlier block's offset is "
+           "added without being multiplied by the later block's coefficient",
+           "applying (a1, b1) and then (a2, b2) gives h -> a2 (a1 h + b1) + b2 = (a2 a1) h + "
+           "(a2 b1 + b2): the earlier offset b1 is scaled by a2 (chapter 9). Symptom: your scan "
+           "adds up the b's, as if every a were 1.", _S, _scan("b_not_scaled"))
+    _extra("scan_compose_order", "the two blocks are combined in the wrong order: the earlier "
+           "block is applied after the later one",
+           "the operator is associative but not commutative: the block ending at t - d happens "
+           "first, so entry t becomes (a_t a_{t-d}, a_t b_{t-d} + b_t), not "
+           "(.., a_{t-d} b_t + b_{t-d}) (chapter 9).", _S, _scan("compose_order"))
+    _extra("scan_A_updated_first", "within a round the coefficients A are updated before the "
+           "offsets B, so B is combined with the new A instead of the old one",
+           "in one doubling round both updates must read the values of the previous round: "
+           "compute the new B from the old A (or update B first), then A (chapter 9). Symptom: "
+           "right for T <= 2.", _S, _scan("A_updated_first"))
+    _extra("scan_too_few_rounds", "one doubling round too few: entries more than 2^(rounds) "
+           "steps from the start never receive the earliest maps",
+           "after round r each entry holds the composition of the 2^r maps ending at it; T "
+           "states need ceil(log2 T) rounds, i.e. go on while the offset d < T (chapter 9). "
+           "Symptom: right for the first states, wrong further on.", _S,
+           _scan("too_few_rounds"))
+    _extra("scan_cumprod_closed_form", "the closed form h_t = A_t (h0 + sum_k b_k / A_k) with "
+           "A_t = cumprod(a) overflows: A_t underflows to 0 and b_k / A_k to inf",
+           "the formula is exact but not computable in floating point for long sequences "
+           "(0.9^t < 1e-38 after ~830 steps in float32): combine neighbouring maps instead "
+           "(doubling or Blelloch), which never divides, or work in log space (chapter 9).", _S,
+           _scan("cumprod"))
+
+    def _gru(mistake):
+        def variant(check, inputs):
+            xs, h0, W, bias = (np.asarray(inputs[n], dtype=np.float64)
+                               for n in ("xs", "h0", "W", "bias"))
+            H = h0.shape[1]
+            k = xs @ W.T + bias
+            kz, kn = (k[..., H:], k[..., :H]) if mistake == "blocks_swapped" else (k[..., :H],
+                                                                                   k[..., H:])
+            z, n = _sigmoid(kz), kn
+            if mistake == "tanh_candidate":
+                n = np.tanh(n)
+            if mistake == "gate_swapped":
+                return {"hs": linear_recurrence(1 - z, z * n, h0)}
+            if mistake == "b_not_gated":
+                return {"hs": linear_recurrence(z, n, h0)}
+            if mistake == "h0_ignored":
+                h0 = np.zeros_like(h0)
+            return {"hs": linear_recurrence(z, (1 - z) * n, h0)}
+        return variant
+
+    _G = ("mingru_forward",)
+    _extra("mingru_gate_swapped", "z and 1 - z are swapped: z weighs the candidate and 1 - z the "
+           "old state",
+           "in the course's convention (PyTorch's, chapter 5) z_t near 1 keeps the old state: "
+           "h_t = z_t h_{t-1} + (1 - z_t) n_t. The paper writes it the other way round, with its "
+           "z our 1 - z (chapter 9).", _G, _gru("gate_swapped"))
+    _extra("mingru_tanh_candidate", "the candidate is squashed with tanh: n_t = tanh(W_n x_t + "
+           "b_n)",
+           "minGRU's candidate is the linear map n_t = W_n x_t + b_n with no tanh (Feng et al. "
+           "drop the bounded activation along with the reset gate, chapter 9).", _G,
+           _gru("tanh_candidate"))
+    _extra("mingru_blocks_swapped", "the blocks of W and bias are read in the wrong order: the "
+           "gate from the second H rows and the candidate from the first",
+           "W stacks the blocks in the order z, n: rows 0..H-1 give the update gate's "
+           "pre-activation, rows H..2H-1 the candidate (chapter 9).", _G,
+           _gru("blocks_swapped"))
+    _extra("mingru_b_not_gated", "the candidate enters without its weight 1 - z: b_t = n_t "
+           "instead of (1 - z_t) n_t",
+           "h_t = z_t h_{t-1} + (1 - z_t) n_t is the recurrence h_t = a_t h_{t-1} + b_t with "
+           "a_t = z_t and b_t = (1 - z_t) n_t (chapter 9). Symptom: the states grow far beyond "
+           "the candidates.", _G, _gru("b_not_gated"))
+    _extra("mingru_h0_ignored", "the initial state h0 is not used: the recurrence starts from "
+           "zeros",
+           "the first state is h_1 = z_1 h0 + (1 - z_1) n_1: pass h0 to your scan (chapter 9).",
+           _G, _gru("h0_ignored"))
+    return found
