@@ -20,10 +20,14 @@ MODES = ("scan", "sequential")
 
 
 def sequential_linear(a, b, h0):
-    """h_t = a_t h_{t-1} + b_t, one step at a time: a, b (T, ...), h0 (...) -> hs (T, ...)."""
+    """h_t = a_t h_{t-1} + b_t, one step at a time: a, b (T, ...), h0 (...) -> hs (T, ...).
+
+    The steps are taken with unbind, not a[t]: autograd's backward of each a[t] would write its
+    gradient into a fresh zero tensor of a's full size, T times (O(T^2) work; measured 1.35 s
+    instead of ~0.1 s per step at T = 1024)."""
     h, out = h0, []
-    for t in range(a.shape[0]):
-        h = a[t] * h + b[t]
+    for a_t, b_t in zip(a.unbind(0), b.unbind(0)):
+        h = a_t * h + b_t
         out.append(h)
     return torch.stack(out)
 
