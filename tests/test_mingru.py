@@ -1,5 +1,7 @@
 """Chapter 9's reference: the linear recurrence by loop and by scan, minGRU/minLSTM forward and
 backward (gradient-checked), and the torch modules against the numpy reference."""
+import math
+
 import numpy as np
 import pytest
 
@@ -198,3 +200,37 @@ def test_torch_module_rejects_bad_input():
         MinGRU(2, 3, mode="parallel")
     with pytest.raises(ValueError, match=r"expected \(T, B, input_size=2\)"):
         MinGRU(2, 3)(torch.zeros(4, 2))
+
+
+# ------------------------------------------------------------------ chapter 9's experiment
+def test_the_revival_experiment_runs_at_a_tiny_size():
+    from grnn_ref.experiments import revival
+    rows = revival.timing((4, 8), batch=2, hidden=4, repeats=1)
+    assert [r["T"] for r in rows] == [4, 8] and [r["rounds"] for r in rows] == [2, 3]
+    assert all(r["nn_gru_vs_nn_gru"] == 1.0 and r["mingru_scan_ms"] > 0 for r in rows)
+    task = revival.train_task("mingru2", "copy", 5, steps=2, hidden=4, batch=4, n_test=8)
+    assert task["steps"] == 2 and math.isfinite(task["test_loss"]) and len(task["curve"]) == 3
+    fut = revival.future_task("bidirectional", 3, T=8, steps=2, batch=4)
+    assert fut["params"] == 14968 and "weight_hh_l0_reverse" in fut["weights"]
+    assert revival.future_task("unidirectional", -3, T=8, steps=1, batch=4)["params"] == 14728
+
+
+def test_the_committed_results_hold_what_chapter_9_reads():
+    from grnn_ref.experiments import revival
+    res = revival.load_committed()
+    assert [r["T"] for r in res["timing"]] == [64, 256, 1024, 4096]
+    assert res["config"]["size"] == "full" and res["config"]["torch_threads"] == 1
+    assert res["paper"] == {"speedup_T512": 175}
+    assert {(r["task"], r["model"]) for r in res["tasks"]} == {
+        (t, m) for t in ("adding", "copy") for m in revival.MODELS}
+    assert {(r["direction"], r["shift"]) for r in res["future"]} == {
+        (d, s) for d in ("unidirectional", "bidirectional") for s in (3, -3)}
+    for table in (revival.timing_table(res), revival.task_table(res), revival.future_table(res)):
+        assert table and all(len(row) == len(table[0]) for row in table)
+    # what the chapter's prose says of these numbers
+    last = res["timing"][-1]
+    assert last["loop_vs_scan"] > 1            # on one core the loop beats the scan
+    assert last["mingru_seq_vs_nn_gru"] < 1    # the minimal cell's loop is cheaper than nn.GRU
+    fut = {(r["direction"], r["shift"]): r["accuracy"] for r in res["future"]}
+    assert fut[("unidirectional", 3)] < 0.2 < 0.9 < fut[("bidirectional", 3)]
+    assert min(fut[("unidirectional", -3)], fut[("bidirectional", -3)]) > 0.9
