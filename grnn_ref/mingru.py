@@ -155,8 +155,7 @@ def linear_scan(a, b, h0, method="doubling"):
         if np.any(a <= 0):
             raise ValueError("linear_scan: method 'log' needs every a_t > 0 (it takes log a); "
                              "use 'doubling' or 'blelloch' for a <= 0")
-        with np.errstate(divide="ignore"):
-            return linear_scan_log(np.log(a), b, h0)
+        return linear_scan_log(np.log(a), b, h0)
     A, B = (_scan_doubling if method == "doubling" else _scan_blelloch)(a, b)
     return A * h0 + B
 

@@ -294,9 +294,9 @@ def timing_table(res):
 
 def task_table(res):
     return [{"task": r["task"], "model": MODEL_LABEL[r["model"]], "parameters": r["params"],
-             "steps": r["steps"], "test loss": round(r["test_loss"], 4),
+             "steps": r["steps"], "test loss": float(f"{r['test_loss']:.3g}"),
              "baseline": round(r["baseline"], 4),
-             "test / baseline": round(r["test_loss"] / r["baseline"], 3),
+             "test / baseline": float(f"{r['test_loss'] / r['baseline']:.2g}"),
              "ms per step": round(r["ms_per_step"], 1)} for r in res["tasks"]]
 
 
