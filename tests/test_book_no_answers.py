@@ -81,6 +81,10 @@ GRADED = {
     "output_backward": [("grnn_ref/language_model.py", "output_backward")],
     "sample_with_temperature": [("grnn_ref/language_model.py", "sample_with_temperature"),
                                 ("grnn_ref/language_model.py", "softmax")],
+    # ex09: the parallel scan and minGRU's forward
+    "linear_scan": [("grnn_ref/mingru.py", "linear_scan"), ("grnn_ref/mingru.py", "_scan_doubling"),
+                    ("grnn_ref/mingru.py", "_scan_blelloch"), ("grnn_ref/min_modules.py", "scan_linear")],
+    "mingru_forward": [("grnn_ref/mingru.py", "mingru_forward")],
 }
 
 GRADED_OBJECTS = {obj for objects in GRADED.values() for obj in objects}

@@ -78,7 +78,7 @@ def feedback_text(course, student, assignment):
 # command per step); ex06 trains a torch model per submission and gets a course of its own.
 GROUPS = {"nbgrader-a": ("ex01_rnn", "ex02_bptt", "ex03_vanishing", "ex08_charlm"),
           "nbgrader-b": ("ex04_lstm", "ex05_gru", "ex07_gates"),
-          "nbgrader-torch": ("ex06_torch",)}
+          "nbgrader-torch": ("ex06_torch", "ex09_mingru")}
 
 
 def _submit(course, student, assignment, nb):

@@ -13,7 +13,8 @@ or from a shell (full size, progress bars, saves into results/<name>/):
     python -m grnn_ref.experiments --help
     python -m grnn_ref.experiments adding [--size full|book|quick] [--quick] [--out DIR]
 
-Experiments (EXPERIMENTS): bound, gradient_flow, adding, copy, lstm_t100, clipping, gates, charlm.
+Experiments (EXPERIMENTS): bound, gradient_flow, adding, copy, lstm_t100, clipping, gates, charlm,
+revival.
 
 Book presets (size="book"; CPU seconds measured on one core of the course machine, seed 0):
     chapter 3  run("bound") ~6 s; run("gradient_flow") ~4 s; run("clipping") ~12 s;
@@ -24,6 +25,8 @@ Book presets (size="book"; CPU seconds measured on one core of the course machin
     chapter 7  run("gates") ~50 s (trains an LSTM and a GRU at T = 50, then looks inside)
     chapter 8  loads the committed checkpoint and results of run("charlm", "full") (~40 min,
                1 torch thread): grnn_ref/data/charlm_lstm.pt, charlm_results.json
+    chapter 9  reads the committed results of run("revival", "full") (~15 min, 1 torch thread):
+               grnn_ref/data/revival_results.json and revival_*.md
 A chapter that needs the same trained models twice should keep the ExperimentResult and reuse
 `res.data["results"]` (TrainResults) instead of training again, e.g.
 gates_experiment("book", trained={"lstm": ..., "gru": ...}).
@@ -76,7 +79,7 @@ __all__ = ["run", "EXPERIMENTS", "SIZES", "experiment_names"]
 SIZES = ("quick", "book", "full")
 
 _SUBMODULES = {"jacobians", "gradient_flow", "training", "clipping", "exploding", "gates",
-               "report", "long_lag", "runner", "charlm"}
+               "report", "long_lag", "runner", "charlm", "revival"}
 
 
 def experiment_names():

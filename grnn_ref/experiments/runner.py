@@ -161,6 +161,17 @@ def _charlm(size, seed, progress, out=None, **kw):
                 figures=figs, data=res, notes=charlm.NOTES, config=res["config"])
 
 
+def _revival(size, seed, progress, out=None, **kw):
+    from grnn_ref.experiments import revival
+    res = revival.revival_experiment(size, seed=seed, progress=progress, **kw)
+    if out is not None:
+        revival.save_committed(res, out)
+    return dict(rows=revival.timing_table(res),
+                tables={"timing": revival.timing_table(res), "tasks": revival.task_table(res),
+                        "future": revival.future_table(res)},
+                figures={}, data=res, config=res["config"])
+
+
 #: name -> (function, one-line description)
 EXPERIMENTS = {
     "bound": (_bound, "Jacobian products of the tanh RNN vs Pascanu's bound (sigma_max)^k"),
@@ -172,10 +183,12 @@ EXPERIMENTS = {
     "gates": (_gates, "inside the gates of trained LSTM/GRU models; time constants; ablations"),
     "charlm": (_charlm, "character-level language model on tiny Shakespeare: RNN/LSTM/GRU, "
                         "3-minute and long LSTM runs, checkpoint"),
+    "revival": (_revival, "minGRU/minLSTM (scan vs loop) vs GRU/LSTM: time per step at T = 64.."
+                          "4096, adding and copy at T = 100; bidirectional GRU"),
 }
 
 #: experiments that write files of their own (a checkpoint) into `out` while they run
-_TAKES_OUT = {"charlm"}
+_TAKES_OUT = {"charlm", "revival"}
 
 
 def run(name, size="book", *, seed=0, progress=None, out=None, **overrides):

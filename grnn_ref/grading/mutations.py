@@ -168,6 +168,18 @@ MUTATIONS = {
           "z = np.asarray(logits, dtype=np.float64) / temperature",
           "z = np.asarray(logits, dtype=np.float64)"),
     ],
+    "ex09_mingru": [
+        M("scan_b_not_scaled", "linear_scan", "B[d:] = A[d:] * B[:-d] + B[d:]",
+          "B[d:] = B[:-d] + B[d:]"),
+        M("scan_A_updated_first", "linear_scan",
+          "B[d:] = A[d:] * B[:-d] + B[d:]\n        A[d:] = A[d:] * A[:-d]",
+          "A[d:] = A[d:] * A[:-d]\n        B[d:] = A[d:] * B[:-d] + B[d:]"),
+        M("scan_too_few_rounds", "linear_scan", "while d < T:", "while 2 * d < T:"),
+        M("scan_ignores_h0", "linear_scan", "return A * h0 + B", "return B"),
+        M("mingru_gate_swapped", "mingru_forward", "linear_scan(z, (1 - z) * n, h0)",
+          "linear_scan(1 - z, z * n, h0)"),
+        M("mingru_tanh_candidate", "mingru_forward", "n = k[..., H:]", "n = np.tanh(k[..., H:])"),
+    ],
     "ex07_gates": [
         M("lstm_gate_order_figo", "lstm_gate_trace",
           "i, f = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H])",
