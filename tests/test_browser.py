@@ -774,8 +774,9 @@ def test_a_chapter_page_reads_well_at_desktop_width(watch, site_url, built_site,
       at least MIN_FIGURE_TEXT_PX (on a phone every figure is scaled to the screen; readers zoom);
     - code: no code block, shown or collapsed, input or output, scrolls sideways (issue 12: 42
       of 64 did; the chapters keep code lines to 76 characters, what the 684 px column holds);
-    - dark mode (the theme's switch set to dark): every text has a contrast of at least 4.5:1
-      and every image keeps a light background, so the plots' black labels stay readable.
+    - light and dark mode (the theme's switch set to dark): every text has a contrast of at
+      least 4.5:1 and every image keeps a light background, so the plots' black labels stay
+      readable.
     """
     page = watch.page
     sizes: dict[str, int] = {}
@@ -805,11 +806,12 @@ def test_a_chapter_page_reads_well_at_desktop_width(watch, site_url, built_site,
     print(f"{path}: {len(scrolling)} code block(s) scroll sideways at {DESKTOP['width']} px")
     problems += [f"code block wider than the column: {block}" for block in scrolling]
 
-    _choose_colour_mode(page, "dark")
-    report = page.evaluate(READABILITY_JS)
-    if report["theme"] != "dark" or report["texts"] < 50:
-        problems.append(f"dark mode: theme {report['theme']}, {report['texts']} texts found")
-    problems += [f"dark mode, contrast {poor}" for poor in report["poor"][:15]]
-    problems += [f"dark mode, image on a dark background: {src}" for src in report["dark"]]
+    for mode in ("light", "dark"):  # the site opens in light mode; then the switch to dark
+        _choose_colour_mode(page, mode)
+        report = page.evaluate(READABILITY_JS)
+        if report["theme"] != mode or report["texts"] < 50:
+            problems.append(f"{mode} mode: theme {report['theme']}, {report['texts']} texts found")
+        problems += [f"{mode} mode, contrast {poor}" for poor in report["poor"][:15]]
+        problems += [f"{mode} mode, image on a dark background: {src}" for src in report["dark"]]
     assert not problems, f"{path} at {DESKTOP['width']} px:\n" + "\n".join(problems)
     assert not watch.errors and not watch.remote_requests, watch.errors + watch.remote_requests
