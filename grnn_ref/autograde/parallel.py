@@ -335,6 +335,7 @@ def grade_class(assignment, jobs=2, resume=False, students=None, shard=None, roo
     results = {}
     _preimport()
     if todo:
+        selfcheck.require_sandbox()  # SandboxUnavailable stops the batch before the first student
         # e.g. record a fresh clone's assignment in the gradebook once, not in every worker at
         # once, and bring a stale gradebook up to date with solutions/ before anything is compared
         run_pre_convert_hook(_config, assignment)
@@ -355,8 +356,6 @@ def grade_class(assignment, jobs=2, resume=False, students=None, shard=None, roo
         changed = sorted({c for cs in regrade_because.values() for c in cs})
         print(f"{assignment}: regrading {len(regrade_because)} student(s) graded before, because "
               f"these changed since: {', '.join(changed)}", file=out)
-    if queue:
-        selfcheck.require_sandbox()  # SandboxUnavailable stops the batch before the first student
     bar = None
     if progress:
         from tqdm import tqdm
