@@ -58,10 +58,26 @@ def copy_mathjax(folder):
             shutil.copyfile(f, dest)
 
 
+def _feedback_exporter_class():
+    from nbconvert.exporters import HTMLExporter
+
+    class FeedbackHTMLExporter(HTMLExporter):
+        """HTMLExporter of feedback pages only (formgrader's pages keep nbgrader's own template):
+        configured as a class of its own, so its settings do not reach other HTML exporters."""
+
+    return FeedbackHTMLExporter
+
+
+FeedbackHTMLExporter = _feedback_exporter_class()
+
+
 def configure(c):
-    """Select the template in an nbgrader config object `c` (nbgrader_config.py)."""
-    c.HTMLExporter.template_name = TEMPLATE
-    c.HTMLExporter.extra_template_basedirs = [TEMPLATES_DIR, nbgrader_templates_dir()]
+    """Select the template in an nbgrader config object `c` (nbgrader_config.py), for
+    generate_feedback's exporter only (formgrader renders with HTMLExporter and its own
+    `formgrade` template, which a plain c.HTMLExporter setting would replace)."""
+    c.GenerateFeedback.exporter_class = FeedbackHTMLExporter
+    c.FeedbackHTMLExporter.template_name = TEMPLATE
+    c.FeedbackHTMLExporter.extra_template_basedirs = [TEMPLATES_DIR, nbgrader_templates_dir()]
 
 
 def mathjax_hook(root):
