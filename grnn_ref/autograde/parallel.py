@@ -13,8 +13,19 @@ forked from this one, so that
   and by all at once on a server database (db_url), which serialises transactions itself;
 - each student's outcome is written atomically to <root>/.grnn_autograde/<assignment>/<student>.json
   only after nbgrader has committed; `--resume` skips students whose outcome is "graded" and whose
-  submitted files are unchanged, so an interrupted run continues where it stopped, and a rerun
-  without --resume regrades everyone to the same result (idempotent).
+  grade inputs are unchanged: the submitted files and everything else a grade depends on (the
+  source notebook, the gradebook's test cells and points, the secret, the grading code:
+  freshness.grading_inputs), so an interrupted run continues where it stopped, a changed test
+  regrades whoever it affects, and a rerun without --resume regrades everyone to the same result
+  (idempotent);
+- before the first student, the grading kernel is started once (selfcheck): a sandbox that cannot
+  start a kernel stops the batch with the kernel's own messages; and the pre-convert hook brings a
+  gradebook older than solutions/ up to date, or refuses with the command (nbgrader_hooks);
+- a regrade that fails puts the student's previous autograded files and gradebook rows back
+  (previous), and says so;
+- every student gets an outcome (report: graded, timed out, not valid, pending hand grading,
+  infrastructure failure), on the terminal and in autograde_report_<assignment>.json next to the
+  gradebook.
 
 Nothing here assumes one host: paths come from nbgrader's CourseDirectory, the database from its
 db_url, and `--shard K/N` splits the class deterministically between N machines sharing the course

@@ -4,6 +4,9 @@
 or its notebooks' grade cells are not in the gradebook yet (a fresh clone: gradebook.db is never
 committed), it records them by running `nbgrader generate_assignment` into a throw-away release
 folder, so that autograde works with no other setup and the committed release is left untouched.
+It does the same when solutions/ changed since the gradebook recorded the assignment (points, test
+cells with their hidden tests, locked cells: grnn_ref.autograde.freshness.stale_cells), and
+refuses to grade, with the exact command, when that update fails.
 """
 import fnmatch
 import os
