@@ -141,9 +141,11 @@ def test_a_failed_regrade_keeps_the_previous_grade_and_files(graded, tmp_path):
 def test_grading_is_refused_with_the_command_when_the_gradebook_cannot_be_updated(graded,
                                                                                    tmp_path):
     course = _copy(graded, tmp_path)
-    # a solution cell renamed after students submitted: nbgrader will not drop the old cell
+    # a test cell renamed after students submitted: nbgrader will not drop the old cell
     _edit_source(course, lambda c: c.metadata["nbgrader"].update(grade_id="test_rnn_forward2"))
     r = _run(OURS + ["--students", "ada"], course)
     assert r.returncode != 0
     assert "nbgrader generate_assignment ex01_rnn --force" in r.stdout + r.stderr, r.stderr
+    # with nbgrader's own reason
+    assert "Cannot add or remove cells" in r.stderr, r.stderr
     assert classroom.grades(course, "ex01_rnn")["ada"] == graded["grades"]["ada"]

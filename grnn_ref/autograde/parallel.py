@@ -440,6 +440,8 @@ def grade_class(assignment, jobs=2, resume=False, students=None, shard=None, roo
                 os.waitpid(p, 0)
             except ChildProcessError:
                 pass
+        for s, _ in running.values():  # stopped mid-regrade: the previous grade stands
+            _restore_previous(coursedir, assignment, s, state_dir, lock_path)
     finally:
         if bar is not None:
             bar.close()

@@ -86,7 +86,9 @@ def ensure_in_gradebook(root):
                     for name in todo}
             left = {k: v for k, v in left.items() if v}
             if proc.returncode != 0 or left:
-                cause = (proc.stderr.strip().splitlines() or ["(no message)"])[-3:]
+                lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
+                cause = [ln for ln in lines if ("Error:" in ln or "Exception:" in ln)][-1:] \
+                    or lines[-1:] or ["(no message)"]
                 raise freshness.StaleGradebook(
                     f"the gradebook's record of {', '.join(sorted(left or todo))} is older than "
                     "solutions/ and could not be updated (nbgrader generate_assignment: "
