@@ -83,6 +83,28 @@ c.Autograde.autograde_preprocessors = [
 # Exercises whose grading kernel may import torch (all others have it hidden).
 c.GradingExecute.torch_assignments = ["ex06_torch", "ex07_gates"]
 
+# Mark schemes for hand-graded answers: a "### BEGIN MARK SCHEME" ... "### END MARK SCHEME" region
+# in the locked instruction cell just above the answer (nbgrader only allows such regions in task
+# cells by default; this course's hand-graded answers are solution cells, and a task cell would
+# carry points of its own). generate_assignment removes the region from the release; the
+# gradebook keeps the full cell, which autograde restores, so formgrader shows the scheme above
+# the student's answer; feedback removes it again (students see their answer and score, not the
+# scheme).
+c.ClearMarkScheme.enforce_metadata = False
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    "nbgrader.preprocessors.ClearMarkScheme",
+]
+
+# Feedback pages that work offline: nbgrader's feedback template with MathJax 3 served from the
+# student's feedback folder (copied there after each page is written) and long lines wrapped
+# (grnn_ref/grading/feedback_page.py).
+from grnn_ref.grading import feedback_page  # noqa: E402
+
+feedback_page.configure(c)
+c.GenerateFeedback.post_convert_hook = feedback_page.mathjax_hook(ROOT)
+
 # `nbgrader zip_collect ASSIGNMENT` reads an LMS download placed in downloaded/ASSIGNMENT/archive/
 # (zip files or loose notebooks) whose files are named like Blackboard's
 #     <anything>_<student_id>_attempt_<YYYY-MM-DD-hh-mm-ss>_<notebook>.ipynb

@@ -1,10 +1,13 @@
 """The grading kernel's sandbox: what student code can and cannot reach (one kernel, probes)."""
 import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+from grnn_ref.autograde import classroom, selfcheck
 from grnn_ref.autograde.execute import GradingExecute
 from grnn_ref.autograde.sandbox import kernel_side_files
 
@@ -59,3 +62,30 @@ def test_only_kernel_side_modules_are_staged():
     for grader_side in ("grading/feedback.py", "grading/reference.py",
                         "grading/misconceptions.py", "grading/verify.py", "rnn.py", "lstm.py"):
         assert grader_side not in files
+
+
+def test_the_kernel_starts_from_a_venv_reached_through_a_symlink(tmp_path):
+    # the sandbox mounts the venv's resolved path: it must launch the resolved python too
+    link = tmp_path / "venv-link"
+    os.symlink(sys.prefix, link)
+    python = link / "bin" / os.path.basename(sys.executable)
+    r = subprocess.run([str(python), "-m", "grnn_ref.autograde.selfcheck"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and selfcheck.OK_LINE in r.stdout, r.stderr[-3000:]
+
+
+def test_a_sandbox_that_cannot_start_a_kernel_stops_the_batch_before_the_first_student(tmp_path):
+    course = str(tmp_path / "course")
+    classroom.copy_course(course, ["ex01_rnn"])
+    classroom.submit(course, "ex01_rnn", "ada", classroom.read_release(course, "ex01_rnn"))
+    # an address-space limit too small for Python: the kernel cannot start
+    env = {**os.environ, "GRNN_KERNEL_MEMORY": str(60 * 1024 ** 2)}
+    env.pop("GRNN_GRADEBOOK_URL", None)
+    r = subprocess.run([sys.executable, "-m", "grnn_ref.autograde", "ex01_rnn", "--no-progress"],
+                       cwd=course, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "the sandbox self-check failed" in r.stderr, r.stderr
+    assert "Kernel died before replying to kernel_info" in r.stderr, r.stderr  # the cause itself
+    assert not os.path.exists(os.path.join(course, "autograded"))
+    state = os.path.join(course, ".grnn_autograde", "ex01_rnn")
+    assert not [f for f in os.listdir(state) if f.endswith((".json", ".log"))]

@@ -13,8 +13,19 @@ forked from this one, so that
   and by all at once on a server database (db_url), which serialises transactions itself;
 - each student's outcome is written atomically to <root>/.grnn_autograde/<assignment>/<student>.json
   only after nbgrader has committed; `--resume` skips students whose outcome is "graded" and whose
-  submitted files are unchanged, so an interrupted run continues where it stopped, and a rerun
-  without --resume regrades everyone to the same result (idempotent).
+  grade inputs are unchanged: the submitted files and everything else a grade depends on (the
+  source notebook, the gradebook's test cells and points, the secret, the grading code:
+  freshness.grading_inputs), so an interrupted run continues where it stopped, a changed test
+  regrades whoever it affects, and a rerun without --resume regrades everyone to the same result
+  (idempotent);
+- before the first student, the grading kernel is started once (selfcheck): a sandbox that cannot
+  start a kernel stops the batch with the kernel's own messages; and the pre-convert hook brings a
+  gradebook older than solutions/ up to date, or refuses with the command (nbgrader_hooks);
+- a regrade that fails puts the student's previous autograded files and gradebook rows back
+  (previous), and says so;
+- every student gets an outcome (report: graded, timed out, not valid, pending hand grading,
+  infrastructure failure), on the terminal and in autograde_report_<assignment>.json next to the
+  gradebook.
 
 Nothing here assumes one host: paths come from nbgrader's CourseDirectory, the database from its
 db_url, and `--shard K/N` splits the class deterministically between N machines sharing the course
@@ -30,6 +41,8 @@ import signal
 import sys
 import time
 from collections import Counter
+
+from grnn_ref.autograde import freshness, previous, report, selfcheck
 
 STATE_DIR = ".grnn_autograde"
 REASON_TAG = "grnn:"
@@ -259,6 +272,7 @@ def grade_one(root, assignment, student, state_dir, lock_path, fingerprint):
         app = AutogradeApp()
         app.initialize([assignment, "--student", student, "--force"])
         _wrap_hooks(app.config)
+        kept = previous.snapshot(app.coursedir, assignment, student, state_dir)
         try:
             app.start()
             rc = 0
@@ -267,6 +281,13 @@ def grade_one(root, assignment, student, state_dir, lock_path, fingerprint):
         sys.stdout.flush()
         sys.stderr.flush()
         reasons = _reasons_from_log(log_path, failed=rc != 0)
+        previous_kept = None
+        if kept and rc != 0:
+            score_max = previous.restore(app.coursedir, assignment, student, state_dir)
+            if score_max:
+                previous_kept = {"score": score_max[0], "max_score": score_max[1]}
+        elif kept:
+            previous.discard(state_dir, student)
         try:
             score, max_score, manual = student_score(app.coursedir.db_url, assignment, student)
         except Exception as e:  # noqa: BLE001 - no submission row: nbgrader failed early
@@ -278,6 +299,7 @@ def grade_one(root, assignment, student, state_dir, lock_path, fingerprint):
             "score": score, "max_score": max_score, "needs_manual_grade": manual,
             "reasons": reasons, "seconds": round(time.time() - t0, 2),
             "fingerprint": fingerprint, "finished": time.time(),
+            **({"previous_kept": previous_kept} if previous_kept else {}),
         })
         code = 0
     except BaseException as e:  # noqa: BLE001 - report, the parent records the failure
@@ -322,7 +344,13 @@ def grade_class(assignment, jobs=2, resume=False, students=None, shard=None, roo
     lock_path = (db_file + ".grnn-lock") if db_file else None
 
     results = {}
-    fingerprints = {s: submission_fingerprint(coursedir, assignment, s) for s in todo}
+    _preimport()
+    if todo:
+        selfcheck.require_sandbox()  # SandboxUnavailable stops the batch before the first student
+        # e.g. record a fresh clone's assignment in the gradebook once, not in every worker at
+        # once, and bring a stale gradebook up to date with solutions/ before anything is compared
+        run_pre_convert_hook(_config, assignment)
+    fingerprints, regrade_because = _fingerprints(root, coursedir, _config, assignment, todo)
     queue = []
     for s in todo:
         state = _read_state(state_dir, s)
@@ -331,12 +359,14 @@ def grade_class(assignment, jobs=2, resume=False, students=None, shard=None, roo
             state["skipped"] = True
             results[s] = state
         else:
+            if resume and state and state.get("status") == "graded":
+                regrade_because[s] = freshness.changed_inputs(state.get("fingerprint"),
+                                                              fingerprints[s])
             queue.append(s)
-
-    _preimport()
-    if queue:
-        # e.g. record a fresh clone's assignment in the gradebook once, not in every worker at once
-        run_pre_convert_hook(_config, assignment)
+    if resume and regrade_because:
+        changed = sorted({c for cs in regrade_because.values() for c in cs})
+        print(f"{assignment}: regrading {len(regrade_because)} student(s) graded before, because "
+              f"these changed since: {', '.join(changed)}", file=out)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -356,7 +386,13 @@ def grade_class(assignment, jobs=2, resume=False, students=None, shard=None, roo
                      "reasons": [reason or "the grading process ended without a result"]
                      + _reasons_from_log(os.path.join(state_dir, f"{student}.log"), failed=True),
                      "fingerprint": fingerprints[student]}
-            _write_state(os.path.join(state_dir, f"{student}.json"), state)
+            kept = _restore_previous(coursedir, assignment, student, state_dir, lock_path)
+            if kept:
+                state["previous_kept"] = kept
+        if student in regrade_because:
+            state["regraded_because"] = regrade_because[student]
+        report.classify(state, os.path.join(state_dir, f"{student}.log"))
+        _write_state(os.path.join(state_dir, f"{student}.json"), state)
         results[student] = state
         if bar is not None:
             line = _status_line(state)
@@ -404,12 +440,37 @@ def grade_class(assignment, jobs=2, resume=False, students=None, shard=None, roo
                 os.waitpid(p, 0)
             except ChildProcessError:
                 pass
+        for s, _ in running.values():  # stopped mid-regrade: the previous grade stands
+            _restore_previous(coursedir, assignment, s, state_dir, lock_path)
     finally:
         if bar is not None:
             bar.close()
     summary = _summary(assignment, todo, results, time.time() - t_start, interrupted, jobs)
+    summary["report"] = report.write_report(
+        report.report_path(coursedir, root, assignment, shard), summary)
     print(format_summary(summary), file=out)
     return summary
+
+
+def _fingerprints(root, coursedir, config, assignment, students):
+    """{student: {"submission": hash, <grading input>: hash, ...}} (freshness.grading_inputs),
+    and an empty dict for the reasons of regrades."""
+    inputs = freshness.grading_inputs(root, coursedir, config, assignment) if students else {}
+    return ({s: {"submission": submission_fingerprint(coursedir, assignment, s), **inputs}
+             for s in students}, {})
+
+
+def _restore_previous(coursedir, assignment, student, state_dir, lock_path):
+    """After a grading process died: put back the student's previous grade, if one was kept."""
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600) if lock_path else None
+    try:
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        got = previous.restore(coursedir, assignment, student, state_dir)
+    finally:
+        if fd is not None:
+            os.close(fd)  # releases the flock
+    return {"score": got[0], "max_score": got[1]} if got else None
 
 
 def _kill_group(pid):
@@ -432,10 +493,11 @@ def _read_state(state_dir, student):
 
 def _status_line(state):
     s = state["student"]
+    label = report.OUTCOMES.get(state.get("outcome"), "graded")
     if state.get("status") == "graded":
-        txt = f"{s}: graded {state.get('score', 0):g}/{state.get('max_score') or 0:g}"
+        txt = f"{s}: {label} {state.get('score', 0):g}/{state.get('max_score') or 0:g}"
     else:
-        txt = f"{s}: FAILED"
+        txt = f"{s}: FAILED ({label})"
     if state.get("reasons"):
         txt += " (" + "; ".join(state["reasons"])[:200] + ")"
     return txt
@@ -449,6 +511,7 @@ def _summary(assignment, todo, results, seconds, interrupted, jobs):
         "skipped": sum(1 for r in results.values() if r.get("skipped")),
         "not_run": len([s for s in todo if s not in results]),
         "interrupted": interrupted, "seconds": round(seconds, 2),
+        "outcomes": report.counts(results),
         "results": {s: results[s] for s in sorted(results)},
     }
 
@@ -459,9 +522,9 @@ def format_summary(summary):
              f"{summary['students']} students, {summary['jobs']} jobs, "
              f"{summary['seconds']:.1f} s" + (" -- INTERRUPTED (rerun with --resume)"
                                              if summary["interrupted"] else "")]
-    for s, r in summary["results"].items():
-        if r.get("status") != "graded":
-            lines.append("  FAILED " + _status_line(r))
+    lines += report.outcome_lines(summary)
+    if summary.get("report"):
+        lines.append(f"  report: {summary['report']}")
     return "\n".join(lines)
 
 
@@ -496,6 +559,9 @@ def main(argv=None):
         summary = grade_class(a.assignment, jobs=a.jobs, resume=a.resume, students=a.students,
                               shard=a.shard, root=a.root, student_timeout=a.student_timeout,
                               progress=not a.no_progress)
+    except (selfcheck.SandboxUnavailable, freshness.StaleGradebook) as e:
+        print(f"{a.assignment}: NOT GRADED: {e}", file=sys.stderr)
+        return 2
     except ValueError as e:
         p.error(str(e))
     return 0 if summary["failed"] == 0 and not summary["interrupted"] else 1

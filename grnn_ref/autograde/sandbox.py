@@ -67,6 +67,19 @@ def limits():
     return out
 
 
+def kernel_python():
+    """This interpreter as the sandbox can launch it: its directory resolved, its name kept.
+
+    The sandbox mounts the resolved paths of the Python installation and the venv
+    (`_python_roots`); a venv reached through a symlink (or any symlinked folder above it) is not
+    at its unresolved path inside, so launching `sys.executable` as given fails ("setpriv: failed
+    to execute"). The file name itself is kept: a venv's `bin/python` is a symlink to the base
+    interpreter, and only when started by the venv's own path does Python find pyvenv.cfg.
+    """
+    exe = os.path.abspath(sys.executable)
+    return os.path.join(os.path.realpath(os.path.dirname(exe)), os.path.basename(exe))
+
+
 def bwrap_path():
     """The bwrap executable, or None if bubblewrap is not installed."""
     return shutil.which("bwrap")
@@ -152,7 +165,7 @@ def bwrap_argv(*, cwd, runtime_dir, private_dir, stage_dir, allow_torch, seed_en
     mount("--ro-bind", cwd, cwd)
     argv += ["--chdir", cwd,
              "--clearenv",
-             "--setenv", "PATH", os.path.dirname(sys.executable) + ":/usr/bin:/bin",
+             "--setenv", "PATH", os.path.dirname(kernel_python()) + ":/usr/bin:/bin",
              "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp",
              "--setenv", "MPLBACKEND", "Agg", "--setenv", "MPLCONFIGDIR", "/tmp",
              "--setenv", "PYTHONPATH", STAGE_MOUNT,
@@ -296,7 +309,7 @@ def main(argv=None):
         info = json.load(f)
     runtime_dir = os.path.dirname(conn_file)
     cwd = os.getcwd()
-    python = sys.executable
+    python = kernel_python()
     if bwrap_path() is None:
         if os.environ.get("GRNN_ALLOW_UNSANDBOXED") == "1":
             print("grnn-grading: bwrap not found; running the kernel WITHOUT a sandbox "
