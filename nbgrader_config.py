@@ -53,9 +53,18 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 
 # A fresh clone has no gradebook: before autograding, record the assignment and its grade cells
 # (from solutions/) if they are missing, so `nbgrader autograde` needs no prior step.
+# Before that, the grading secret (hidden-case seeds) is checked against the fingerprint the
+# gradebook recorded the first time the course was graded: a machine with another secret stops
+# with the exact remedy instead of grading with different hidden cases (see the instructor guide).
+from grnn_ref.autograde.course_secret import checked_hook  # noqa: E402
 from grnn_ref.grading.nbgrader_hooks import ensure_in_gradebook  # noqa: E402
 
-c.Autograde.pre_convert_hook = ensure_in_gradebook(ROOT)
+# The secret lives in the course root (whatever the working directory), unless
+# $GRNN_GRADING_SECRET_FILE names another file.
+SECRET_FILE = os.path.join(ROOT, ".grnn_grading_secret")
+c.GradingExecute.secret_file = SECRET_FILE
+c.VerifyChecks.secret_file = SECRET_FILE
+c.Autograde.pre_convert_hook = checked_hook(ROOT, SECRET_FILE, ensure_in_gradebook(ROOT))
 
 # --- Trusted grading (grnn_ref.autograde; see the instructor guide, "Trust") ---------------------
 # Student code runs in the sandboxed `grnn-grading` kernel (bubblewrap + rlimits, no network, no
