@@ -6,7 +6,7 @@ from there with no other setup, e.g.
     nbgrader generate_assignment ex01_rnn --force   # solutions/ex01_rnn -> exercises/ex01_rnn
     nbgrader autograde ex01_rnn                      # submitted/<student>/ex01_rnn -> autograded/
     nbgrader generate_feedback ex01_rnn              # -> feedback/<student>/ex01_rnn/*.html
-    nbgrader export --to grades.csv                  # one row per student and assignment
+    nbgrader export --to grades.csv                  # + grades.canvas.csv, grades.moodle.csv
 
 Environment overrides (optional): GRNN_GRADEBOOK_URL (any SQLAlchemy URL, e.g. PostgreSQL for a
 large course; default: SQLite gradebook.db in the course root), GRNN_CELL_TIMEOUT (seconds).
@@ -92,9 +92,22 @@ c.Autograde.autograde_preprocessors = [
 # Exercises whose grading kernel may import torch (all others have it hidden).
 c.GradingExecute.torch_assignments = ["ex06_torch", "ex07_gates"]
 
-# `nbgrader zip_collect ASSIGNMENT` reads an LMS download placed in downloaded/ASSIGNMENT/archive/
-# (zip files or loose notebooks) whose files are named like Blackboard's
+# `nbgrader zip_collect ASSIGNMENT` reads a learning platform's download placed in
+# downloaded/ASSIGNMENT/archive/ (zip files or loose notebooks). LmsFileNameCollector reads
+# Canvas names (<name>_[LATE_]<canvas user id>_<file id>_<notebook>[-N].ipynb) and Moodle names
+# (<Full Name>_<participant id>_assignsubmission_file_<notebook>.ipynb, or in such a folder),
+# mapping them to student ids through roster.csv in the course root, and any other name with
+# named_regexp below, Blackboard's
 #     <anything>_<student_id>_attempt_<YYYY-MM-DD-hh-mm-ss>_<notebook>.ipynb
 # e.g. ex01_rnn_jdoe_attempt_2026-11-20-10-00-00_ex01_rnn.ipynb -> submitted/jdoe/ex01_rnn/ex01_rnn.ipynb
+c.ZipCollectApp.collector_plugin = "grnn_ref.autograde.zipcollect.LmsFileNameCollector"
 c.FileNameCollectorPlugin.named_regexp = (
     r".*_(?P<student_id>[A-Za-z0-9]+)_attempt_(?P<timestamp>[0-9\-]+)_(?P<file_id>\w+)")
+
+# `nbgrader export --to grades.csv` writes grades.csv (nbgrader's columns, then
+# needs_manual_grade, status, flags and one column per graded task) and, with a roster.csv in the
+# course root, grades.canvas.csv and grades.moodle.csv in those platforms' gradebook import formats
+# (grnn_ref/autograde/export.py; the instructor guide, "Exporting to a learning platform").
+c.ExportApp.plugin_class = "grnn_ref.autograde.export.LmsExportPlugin"
+c.LmsExportPlugin.roster = os.path.join(ROOT, "roster.csv")
+c.LmsFileNameCollector.roster = os.path.join(ROOT, "roster.csv")

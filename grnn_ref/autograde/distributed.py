@@ -1,0 +1,306 @@
+"""Grade a class across machines with Dask distributed: `python -m grnn_ref.autograde A --scheduler tcp://host:8786`.
+
+The grading command becomes the *writer*; the workers of an existing Dask cluster (started with
+`dask scheduler` on one machine and `dask worker tcp://host:8786` on each grading machine) do the
+grading. Nothing is shared between them but the scheduler's connection and the grading secret:
+
+1. The writer checks its secret against the fingerprint the gradebook recorded for the course
+   (`course_secret`), records the assignment in the gradebook if needed, and sends every student
+   as one task: the bytes of nbgrader_config.py, of the assignment's source folder and of the
+   student's submitted folder, the secret's fingerprint and the cell timeout.
+2. A worker (`grade_submission`) checks that its own copy of the secret (the file named by
+   $GRNN_GRADING_SECRET_FILE in the worker's environment; the secret itself never travels) has
+   that fingerprint, builds a throw-away course folder of its own from the bytes, runs
+   `nbgrader autograde A --student S --force` there (the same configuration: the sandboxed kernel,
+   the verifier, the hidden tests) on a throw-away SQLite gradebook, and returns the graded
+   notebook files and, per cell, the automatic score and comment.
+3. The writer, the only process that writes the course's gradebook, records each result as it
+   arrives, as nbgrader's SaveAutoGrades would (an existing manual score is kept and still wins),
+   applies the course's late-penalty plugin, writes autograded/<student>/<assignment>/ and the
+   outcome file .grnn_autograde/<assignment>/<student>.json, and prints the same summary as the
+   local parallel command.
+
+A worker that dies or a task that raises is reported as that student's failure; the rest of the
+class is graded. See the instructor guide, "Grading across machines".
+"""
+import fnmatch
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+from grnn_ref.autograde import course_secret
+from grnn_ref.autograde import secret as grading_secret
+
+LOG_TAIL = 6000
+
+
+# ------------------------------------------------------------------ packing folders as bytes
+def pack_folder(path, ignore=()):
+    """{relative path: bytes} of every file under path, skipping names matching `ignore`."""
+    out = {}
+    for dirpath, dirnames, files in os.walk(path):
+        dirnames[:] = sorted(d for d in dirnames if not any(fnmatch.fnmatch(d, p) for p in ignore))
+        for f in sorted(files):
+            if any(fnmatch.fnmatch(f, p) for p in ignore):
+                continue
+            full = os.path.join(dirpath, f)
+            with open(full, "rb") as fh:
+                out[os.path.relpath(full, path)] = fh.read()
+    return out
+
+
+def unpack_folder(files, dest):
+    """Write {relative path: bytes} under dest; refuses paths that leave dest."""
+    dest = os.path.abspath(dest)
+    for rel, data in files.items():
+        full = os.path.abspath(os.path.join(dest, rel))
+        if os.path.isabs(rel) or not full.startswith(dest + os.sep):
+            raise ValueError(f"refusing to write {rel!r} outside {dest!r}")
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, "wb") as fh:
+            fh.write(data)
+
+
+# ------------------------------------------------------------------ the worker side
+def grade_submission(payload):
+    """Grade one student's submission on a Dask worker; returns a picklable result dict.
+
+    payload: assignment, student, config (nbgrader_config.py bytes), source ({path: bytes}),
+    submission ({path: bytes}), fingerprint (of the course's secret), env (extra environment for
+    nbgrader, e.g. GRNN_CELL_TIMEOUT), timeout (seconds for the whole nbgrader run).
+    """
+    a, s = payload["assignment"], payload["student"]
+    base = {"assignment": a, "student": s, "worker": socket.gethostname(), "pid": os.getpid()}
+    secret_file = os.environ.get("GRNN_GRADING_SECRET_FILE", "")
+    try:
+        if not secret_file:
+            raise FileNotFoundError(
+                "this worker has no grading secret: start `dask worker` with "
+                "GRNN_GRADING_SECRET_FILE=/path/to/the/course/.grnn_grading_secret (a copy of the "
+                "course's secret, mode 0600)")
+        mine = course_secret.secret_file_fingerprint(secret_file)
+    except (OSError, ValueError) as e:
+        return {**base, "status": "refused", "reasons": [str(e)]}
+    if mine != payload["fingerprint"]:
+        return {**base, "status": "refused", "reasons": [
+            f"worker {base['worker']}: its grading secret {secret_file} has fingerprint {mine}, "
+            f"the course's is {payload['fingerprint']}: copy the course's secret to this worker"]}
+
+    t0 = time.time()
+    tmp = tempfile.mkdtemp(prefix=f"grnn-worker-{a}-")
+    try:
+        with open(os.path.join(tmp, "nbgrader_config.py"), "wb") as f:
+            f.write(payload["config"])
+        unpack_folder(payload["source"], os.path.join(tmp, "solutions", a))
+        unpack_folder(payload["submission"], os.path.join(tmp, "submitted", s, a))
+        db = os.path.join(tmp, "gradebook.db")
+        env = {**os.environ, **payload.get("env", {}),
+               "GRNN_GRADEBOOK_URL": "sqlite:///" + db, "GRNN_GRADING_SECRET_FILE": secret_file}
+        log_path = os.path.join(tmp, "nbgrader.log")
+        with open(log_path, "w") as log:
+            try:
+                proc = subprocess.run(
+                    [sys.executable, "-m", "nbgrader", "autograde", a, "--student", s, "--force"],
+                    cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL, timeout=payload.get("timeout", 1800),
+                    start_new_session=True)
+                rc = proc.returncode
+                stopped = None
+            except subprocess.TimeoutExpired:
+                rc, stopped = -9, (f"grading took longer than {payload.get('timeout')} s on the "
+                                   "worker and was stopped")
+        from grnn_ref.autograde.parallel import _reasons_from_log
+        reasons = ([stopped] if stopped else []) + _reasons_from_log(log_path, failed=rc != 0)
+        with open(log_path, errors="replace") as f:
+            log_tail = f.read()[-LOG_TAIL:]
+        result = {**base, "status": "graded" if rc == 0 else "failed", "returncode": rc,
+                  "reasons": reasons, "log_tail": log_tail,
+                  "seconds": round(time.time() - t0, 2)}
+        graded_dir = os.path.join(tmp, "autograded", s, a)
+        result["autograded"] = pack_folder(graded_dir) if os.path.isdir(graded_dir) else {}
+        result.update(_read_grades(db, a, s))
+        return result
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _read_grades(db, assignment, student):
+    """Per-notebook automatic scores and comments of the submission in the worker's gradebook."""
+    from nbgrader.api import Gradebook, MissingEntry
+    if not os.path.exists(db):
+        return {"notebooks": None, "timestamp": None}
+    with Gradebook("sqlite:///" + db) as gb:
+        try:
+            sub = gb.find_submission(assignment, student)
+        except MissingEntry:
+            return {"notebooks": None, "timestamp": None}
+        notebooks = {}
+        for nb in sub.notebooks:
+            notebooks[nb.name] = {
+                "grades": {g.name: g.auto_score for g in nb.grades},
+                "comments": {c.name: c.auto_comment for c in nb.comments},
+            }
+        return {"notebooks": notebooks, "timestamp": sub.timestamp,
+                "score": float(sub.score), "max_score": float(sub.max_score)}
+
+
+# ------------------------------------------------------------------ the writer side
+def record_result(coursedir, config, result):
+    """Record a worker's grades in the course's gradebook (the writer's only job); returns
+    (score, max_score, needs_manual_grade) as the gradebook now says."""
+    import nbformat
+    from nbgrader.api import Gradebook
+    from nbgrader.preprocessors import AssignLatePenalties
+
+    a, s = result["assignment"], result["student"]
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+        gb.update_or_create_student(s)
+        if result.get("timestamp"):
+            gb.update_or_create_submission(a, s, timestamp=result["timestamp"])
+        else:
+            gb.update_or_create_submission(a, s)
+        for nb_name, cells in result["notebooks"].items():
+            for name, auto in cells["grades"].items():
+                grade = gb.find_grade(name, nb_name, a, s)
+                grade.auto_score = auto
+                # as SaveAutoGrades: a grader's score, or no automatic one, needs a human
+                grade.needs_manual_grade = grade.manual_score is not None or auto is None
+            for name, text in cells["comments"].items():
+                gb.find_comment(name, nb_name, a, s).auto_comment = text
+        gb.db.commit()
+    # the course's late-penalty plugin, on the notebooks nbgrader graded (as its pipeline does)
+    graded = {os.path.splitext(os.path.basename(p))[0] for p in result["autograded"]
+              if p.endswith(".ipynb") and os.sep not in p}
+    for nb_name in sorted(graded & set(result["notebooks"])):
+        AssignLatePenalties(config=config).preprocess(nbformat.v4.new_notebook(), {"nbgrader": {
+            "notebook": nb_name, "assignment": a, "student": s, "db_url": coursedir.db_url}})
+    from grnn_ref.autograde.parallel import student_score
+    return student_score(coursedir.db_url, a, s)
+
+
+def _write_autograded(coursedir, result):
+    dest = coursedir.format_path(coursedir.autograded_directory, result["student"],
+                                 result["assignment"])
+    if os.path.isdir(dest):
+        for dirpath, dirnames, _ in os.walk(dest):   # nbgrader leaves graded files read-only
+            for d in dirnames:
+                os.chmod(os.path.join(dirpath, d), 0o755)
+        shutil.rmtree(dest)
+    unpack_folder(result["autograded"], dest)
+
+
+def course_payload(coursedir, config, assignment):
+    """What every task of `assignment` carries besides the submission."""
+    root = coursedir.root
+    with open(os.path.join(root, "nbgrader_config.py"), "rb") as f:
+        cfg_bytes = f.read()
+    source = coursedir.format_path(coursedir.source_directory, ".", assignment)
+    if not os.path.isdir(source):
+        raise ValueError(f"no source folder {source!r} for assignment {assignment!r}")
+    env = {}
+    timeout = config.Execute.get("timeout") if "Execute" in config else None
+    if timeout:
+        env["GRNN_CELL_TIMEOUT"] = str(int(timeout))
+    return {"config": cfg_bytes, "source": pack_folder(source, coursedir.ignore), "env": env}
+
+
+def course_secret_file(config, root):
+    configured = ""
+    if "GradingExecute" in config:
+        configured = config.GradingExecute.get("secret_file", "") or ""
+    return grading_secret.secret_path(configured or os.path.join(root, grading_secret.DEFAULT_NAME))
+
+
+def grade_class_distributed(assignment, scheduler, root=".", students=None, shard=None,
+                            student_timeout=1800.0, progress=True, out=sys.stdout,
+                            connect_timeout=30):
+    """Grade every submitted student of `assignment` on the workers of the Dask scheduler."""
+    from distributed import Client, as_completed
+
+    from grnn_ref.autograde import parallel
+
+    root = os.path.abspath(root)
+    coursedir, config = parallel.load_course(root)
+    all_students = parallel.submitted_students(coursedir, assignment)
+    if students:
+        unknown = sorted(set(students) - set(all_students))
+        if unknown:
+            raise ValueError(f"students={unknown}: no submission of {assignment!r} in "
+                             f"{coursedir.submitted_directory!r} (found {len(all_students)})")
+        all_students = [s for s in all_students if s in set(students)]
+    todo = [s for s in all_students if parallel.in_shard(s, shard)]
+    state_dir = os.path.join(root, parallel.STATE_DIR, assignment)
+    os.makedirs(state_dir, exist_ok=True)
+
+    fingerprint = course_secret.check_gradebook(coursedir.db_url, coursedir.course_id,
+                                                course_secret_file(config, root))
+    parallel.run_pre_convert_hook(config, assignment)   # records the assignment if needed
+    common = course_payload(coursedir, config, assignment)
+
+    results = {}
+    t_start = time.time()
+    print(f"{assignment}: {len(todo)} students to the workers of {scheduler} "
+          f"(secret {fingerprint})", file=out, flush=True)
+    client = Client(scheduler, timeout=connect_timeout)
+    try:
+        n_workers = len(client.scheduler_info().get("workers", {}))
+        futures = {}
+        run = uuid.uuid4().hex[:8]
+        for s in todo:
+            sub_dir = coursedir.format_path(coursedir.submitted_directory, s, assignment)
+            payload = {**common, "assignment": assignment, "student": s,
+                       "submission": pack_folder(sub_dir, coursedir.ignore),
+                       "fingerprint": fingerprint, "timeout": student_timeout}
+            fut = client.submit(grade_submission, payload, key=f"grnn-{assignment}-{s}-{run}",
+                                pure=False)
+            futures[fut] = (s, parallel.submission_fingerprint(coursedir, assignment, s))
+        for fut in as_completed(list(futures)):
+            s, sub_fp = futures[fut]
+            try:
+                result = fut.result()
+            except Exception as e:  # noqa: BLE001 - a lost worker, a task that raised
+                result = {"assignment": assignment, "student": s, "status": "failed",
+                          "reasons": [f"the task failed on the cluster: {type(e).__name__}: {e}"]}
+            state = _record(coursedir, config, result, sub_fp)
+            parallel._write_state(os.path.join(state_dir, f"{s}.json"), state)
+            results[s] = state
+            if progress:
+                print(parallel._status_line(state), file=out, flush=True)
+            fut.release()
+    finally:
+        client.close()
+    summary = parallel._summary(assignment, todo, results, time.time() - t_start, False,
+                                n_workers)
+    summary["scheduler"] = scheduler
+    print(parallel.format_summary(summary), file=out)
+    return summary
+
+
+def _record(coursedir, config, result, sub_fp):
+    """The outcome state of one student, after recording what can be recorded."""
+    state = {"student": result["student"], "assignment": result["assignment"],
+             "status": result.get("status", "failed"), "score": None, "max_score": None,
+             "needs_manual_grade": None, "reasons": list(result.get("reasons") or []),
+             "seconds": result.get("seconds"), "worker": result.get("worker"),
+             "fingerprint": sub_fp, "finished": time.time()}
+    if state["status"] not in ("graded", "failed"):   # "refused": the worker's secret differs
+        state["status"] = "failed"
+    if result.get("notebooks") is None:
+        if state["status"] == "graded":
+            state["status"] = "failed"
+            state["reasons"].append("the worker returned no grades")
+        return state
+    try:
+        _write_autograded(coursedir, result)
+        score, max_score, manual = record_result(coursedir, config, result)
+    except Exception as e:  # noqa: BLE001 - the writer goes on with the class
+        state["status"] = "failed"
+        state["reasons"].append(f"recording in the gradebook failed: {type(e).__name__}: {e}")
+        return state
+    state.update(score=score, max_score=max_score, needs_manual_grade=manual)
+    return state
