@@ -33,7 +33,7 @@ settings.load_profile("course")
 # build, then the browser), the hostile class, parallel grading. The short tests fill in behind
 # them on whichever worker is free, instead of a long unit starting last.
 HEAVY_FIRST = ("tests/test_nbgrader_workflow.py", "@website", "@hostile", "@autograde_parallel",
-               "@student_kit", "@release_sync")
+               "@distributed", "@student_kit", "@release_sync")
 
 
 def _group_items(items):
