@@ -26,6 +26,7 @@ class is graded. See the instructor guide, "Grading across machines".
 import fnmatch
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -94,26 +95,26 @@ def grade_submission(payload):
     t0 = time.time()
     tmp = tempfile.mkdtemp(prefix=f"grnn-worker-{a}-")
     try:
-        with open(os.path.join(tmp, "nbgrader_config.py"), "wb") as f:
-            f.write(payload["config"])
-        unpack_folder(payload["source"], os.path.join(tmp, "solutions", a))
+        _write_course(tmp, payload)
         unpack_folder(payload["submission"], os.path.join(tmp, "submitted", s, a))
         db = os.path.join(tmp, "gradebook.db")
         env = {**os.environ, **payload.get("env", {}),
                "GRNN_GRADEBOOK_URL": "sqlite:///" + db, "GRNN_GRADING_SECRET_FILE": secret_file}
+        shutil.copy(_gradebook_template(payload, env), db)
         log_path = os.path.join(tmp, "nbgrader.log")
+        stopped = None
         with open(log_path, "w") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "nbgrader", "autograde", a, "--student", s, "--force"],
+                cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True)
             try:
-                proc = subprocess.run(
-                    [sys.executable, "-m", "nbgrader", "autograde", a, "--student", s, "--force"],
-                    cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL, timeout=payload.get("timeout", 1800),
-                    start_new_session=True)
-                rc = proc.returncode
-                stopped = None
+                rc = proc.wait(timeout=payload.get("timeout", 1800))
             except subprocess.TimeoutExpired:
-                rc, stopped = -9, (f"grading took longer than {payload.get('timeout')} s on the "
-                                   "worker and was stopped")
+                os.killpg(proc.pid, signal.SIGKILL)   # nbgrader and its kernel: its own session
+                rc = proc.wait()
+                stopped = (f"grading took longer than {payload.get('timeout')} s on the worker "
+                           "and was stopped")
         from grnn_ref.autograde.parallel import _reasons_from_log
         reasons = ([stopped] if stopped else []) + _reasons_from_log(log_path, failed=rc != 0)
         with open(log_path, errors="replace") as f:
@@ -127,6 +128,45 @@ def grade_submission(payload):
         return result
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_course(dest, payload):
+    with open(os.path.join(dest, "nbgrader_config.py"), "wb") as f:
+        f.write(payload["config"])
+    unpack_folder(payload["source"], os.path.join(dest, "solutions", payload["assignment"]))
+
+
+def _gradebook_template(payload, env):
+    """A gradebook with the assignment recorded from its source (nbgrader generate_assignment),
+    made once per worker machine and assignment version and copied for each student: recording
+    costs an nbgrader run of its own."""
+    import fcntl
+    import hashlib
+
+    h = hashlib.sha256(payload["config"])
+    for rel in sorted(payload["source"]):
+        h.update(rel.encode() + b"\0" + hashlib.sha256(payload["source"][rel]).digest())
+    cache = os.path.join(tempfile.gettempdir(), f"grnn-worker-cache-{os.getuid()}",
+                         f"{payload['assignment']}-{h.hexdigest()[:16]}")
+    os.makedirs(cache, exist_ok=True)
+    template = os.path.join(cache, "gradebook.db")
+    with open(os.path.join(cache, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)   # one maker per machine; the others wait and reuse
+        if not os.path.exists(template):
+            course = tempfile.mkdtemp(prefix="grnn-template-", dir=cache)
+            try:
+                _write_course(course, payload)
+                db = os.path.join(course, "gradebook.db")
+                subprocess.run(
+                    [sys.executable, "-m", "nbgrader", "generate_assignment", payload["assignment"],
+                     "--force", "--log-level=WARN"],
+                    cwd=course, env={**env, "GRNN_GRADEBOOK_URL": "sqlite:///" + db},
+                    check=True, capture_output=True, stdin=subprocess.DEVNULL, timeout=600)
+                os.replace(db, template + ".tmp")
+                os.replace(template + ".tmp", template)
+            finally:
+                shutil.rmtree(course, ignore_errors=True)
+    return template
 
 
 def _read_grades(db, assignment, student):
