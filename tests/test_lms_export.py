@@ -18,7 +18,7 @@ import pytest
 
 from grnn_ref.autograde import classroom
 
-pytestmark = [pytest.mark.nbgrader]
+pytestmark = [pytest.mark.nbgrader, pytest.mark.xdist_group("lms")]
 
 ROSTER = """student_id,name,canvas_user_id,sis_user_id,sis_login_id,section,moodle_idnumber,email,full_name
 jdoe,"Doe, Jane",3143,S100,jdoe@uni.example,Lab A,M-100,jane.doe@uni.example,Jane Doe

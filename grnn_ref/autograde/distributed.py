@@ -227,6 +227,7 @@ def _write_autograded(coursedir, result):
     dest = coursedir.format_path(coursedir.autograded_directory, result["student"],
                                  result["assignment"])
     if os.path.isdir(dest):
+        os.chmod(dest, 0o755)
         for dirpath, dirnames, _ in os.walk(dest):   # nbgrader leaves graded files read-only
             for d in dirnames:
                 os.chmod(os.path.join(dirpath, d), 0o755)

@@ -497,6 +497,9 @@ def main(argv=None):
         p.error(f"--jobs {a.jobs}: expected at least 1")
     if a.scheduler:
         from grnn_ref.autograde.distributed import grade_class_distributed
+        if a.resume:
+            p.error("--resume with --scheduler: not supported; rerun without --resume (a rerun "
+                    "regrades everyone to the same grades) or with --students")
         try:
             summary = grade_class_distributed(
                 a.assignment, a.scheduler, root=a.root, students=a.students, shard=a.shard,
