@@ -9,9 +9,9 @@ from there with no other setup, e.g.
     nbgrader export --to grades.csv                  # + grades.canvas.csv, grades.moodle.csv
 
 Environment overrides (optional): GRNN_GRADEBOOK_URL (any SQLAlchemy URL, e.g.
-postgresql+psycopg2://grader@db.example.org/grnn for a large course: name the psycopg2 driver, a bare
-postgresql:// means psycopg 3, which is not installed; default: SQLite gradebook.db in the course
-root), GRNN_CELL_TIMEOUT (seconds), GRNN_GRADING_SECRET_FILE (default: .grnn_grading_secret in the
+postgresql+psycopg2://grader@db.example.org/grnn for a large course: name the psycopg2 driver,
+a bare postgresql:// means psycopg 3, which is not installed; default: SQLite gradebook.db in the
+course root), GRNN_CELL_TIMEOUT (seconds), GRNN_GRADING_SECRET_FILE (default: .grnn_grading_secret in the
 course root).
 """
 import os

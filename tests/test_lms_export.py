@@ -62,16 +62,17 @@ def test_zip_collect_reads_canvas_moodle_and_blackboard_downloads(course, tmp_pa
         z.writestr("Chen Wu_81234_assignsubmission_file_ex01_rnn.ipynb", body)
         z.writestr("Dana Lee_81235_assignsubmission_file_/ex01_rnn.ipynb", body)
     # Blackboard, through the configured named_regexp
-    with open(os.path.join(archive, "ex01_rnn_bbstudent_attempt_2026-11-20-10-00-00_ex01_rnn.ipynb"),
-              "w") as f:
+    blackboard = "ex01_rnn_bbstudent_attempt_2026-11-20-10-00-00_ex01_rnn.ipynb"
+    with open(os.path.join(archive, blackboard), "w") as f:
         f.write(body)
     out = _nbgrader(course, "zip_collect", "ex01_rnn")
-    got = sorted(d for d in os.listdir(os.path.join(course, "submitted"))
-                 if os.path.exists(os.path.join(course, "submitted", d, "ex01_rnn", "ex01_rnn.ipynb")))
+    submitted = os.path.join(course, "submitted")
+    got = sorted(d for d in os.listdir(submitted)
+                 if os.path.exists(os.path.join(submitted, d, "ex01_rnn", "ex01_rnn.ipynb")))
     assert got == ["bbstudent", "bsmith", "cwu", "dlee", "jdoe"], out[-3000:]
     assert "Canvas user id 9999" in out and "not in the roster" in out
     assert "late" in out.lower()
-    collected = nbformat.read(os.path.join(course, "submitted", "dlee", "ex01_rnn", "ex01_rnn.ipynb"),
+    collected = nbformat.read(os.path.join(submitted, "dlee", "ex01_rnn", "ex01_rnn.ipynb"),
                               as_version=4)
     assert [c.source for c in collected.cells] == [c.source for c in release.cells]
 

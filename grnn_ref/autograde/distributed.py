@@ -1,4 +1,6 @@
-"""Grade a class across machines with Dask distributed: `python -m grnn_ref.autograde A --scheduler tcp://host:8786`.
+"""Grade a class across machines with Dask distributed.
+
+    python -m grnn_ref.autograde ASSIGNMENT --scheduler tcp://host:8786
 
 The grading command becomes the *writer*; the workers of an existing Dask cluster (started with
 `dask scheduler` on one machine and `dask worker tcp://host:8786` on each grading machine) do the
