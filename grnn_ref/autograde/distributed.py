@@ -148,8 +148,12 @@ def _gradebook_template(payload, env):
     h = hashlib.sha256(payload["config"])
     for rel in sorted(payload["source"]):
         h.update(rel.encode() + b"\0" + hashlib.sha256(payload["source"][rel]).digest())
-    cache = os.path.join(tempfile.gettempdir(), f"grnn-worker-cache-{os.getuid()}",
-                         f"{payload['assignment']}-{h.hexdigest()[:16]}")
+    top = os.path.join(tempfile.gettempdir(), f"grnn-worker-cache-{os.getuid()}")
+    os.makedirs(top, mode=0o700, exist_ok=True)
+    st = os.lstat(top)
+    if st.st_uid != os.getuid() or not os.path.isdir(top) or os.path.islink(top):
+        raise PermissionError(f"{top} is not a folder of this user's: remove it")
+    cache = os.path.join(top, f"{payload['assignment']}-{h.hexdigest()[:16]}")
     os.makedirs(cache, exist_ok=True)
     template = os.path.join(cache, "gradebook.db")
     with open(os.path.join(cache, ".lock"), "w") as lock:
