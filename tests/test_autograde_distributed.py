@@ -170,3 +170,18 @@ def test_a_second_secret_for_the_course_is_refused(graded, cluster, tmp_path):
     assert r.returncode != 0
     assert "not the secret course" in r.stdout + r.stderr
     assert "students to the workers" not in r.stdout   # stopped before sending anyone
+
+
+def test_the_guides_postgresql_url_names_the_installed_driver():
+    """The instructor guide's URL works with the pinned SQLAlchemy and driver (the one this test
+    module's server is reached with); a bare postgresql:// fails as the guide says."""
+    import re
+
+    import sqlalchemy
+    guide = open(os.path.join(classroom.repo_root(), "book", "instructor-guide.md")).read()
+    urls = re.findall(r"GRNN_GRADEBOOK_URL=(\S+)", guide)
+    assert urls and all(u.startswith("postgresql+psycopg2://") for u in urls), urls
+    for u in urls:
+        assert sqlalchemy.create_engine(u).dialect.driver == "psycopg2"
+    with pytest.raises(ModuleNotFoundError, match="psycopg"):
+        sqlalchemy.create_engine("postgresql://grader@db.example.org/grnn")
