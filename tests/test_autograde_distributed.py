@@ -8,14 +8,12 @@ One assignment, three students (correct, buggy, blank), graded once; the other t
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
-from grnn_ref.autograde import classroom, course_secret, distributed
+from grnn_ref.autograde import classroom, course_secret, distributed, secret
 
 from pg_server import PostgresServer
 
@@ -23,7 +21,6 @@ pytestmark = [pytest.mark.nbgrader, pytest.mark.xdist_group("distributed")]
 
 A = "ex01_rnn"
 ENV = {**os.environ, "GRNN_CELL_TIMEOUT": "20", "OMP_NUM_THREADS": "1"}
-BIN = os.path.dirname(sys.executable)
 
 
 def _class(root):
@@ -37,56 +34,18 @@ def _class(root):
     return root
 
 
-def _stop(proc):
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    """PostgreSQL, a Dask scheduler and two workers; yields their addresses and folders."""
-    pg = PostgresServer().start()
+    """PostgreSQL, a Dask scheduler and two workers, each worker in a folder of its own with a
+    copy of the course's secret; yields their addresses and folders."""
     base = tmp_path_factory.mktemp("dask")
-    procs = []
+    secret_src = str(base / "course-secret")
+    secret.load_or_create(secret_src)
+    pg = PostgresServer().start()
     try:
-        sched_file = str(base / "scheduler.json")
-        procs.append(subprocess.Popen(
-            [os.path.join(BIN, "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
-             "--no-dashboard", "--scheduler-file", sched_file],
-            cwd=base, env=ENV, stdout=subprocess.DEVNULL, stderr=open(base / "scheduler.log", "w"),
-            start_new_session=True))
-        deadline = time.time() + 120
-        while not os.path.exists(sched_file) and time.time() < deadline:
-            time.sleep(0.2)
-        with open(sched_file) as f:
-            address = json.load(f)["address"]
-        workers = []
-        for i in range(2):
-            wdir = base / f"worker{i}"           # the worker's own folder: no course in it
-            wdir.mkdir()
-            workers.append(wdir)
-            procs.append(subprocess.Popen(
-                [os.path.join(BIN, "dask"), "worker", address, "--nthreads", "1",
-                 "--no-dashboard", "--local-directory", str(wdir), "--name", f"w{i}"],
-                cwd=wdir, env={**ENV, "GRNN_GRADING_SECRET_FILE": str(wdir / "secret"),
-                               "TMPDIR": str(wdir)},
-                stdout=subprocess.DEVNULL, stderr=open(wdir / "worker.log", "w"),
-                start_new_session=True))
-        from distributed import Client
-        with Client(address, timeout=60) as c:
-            c.wait_for_workers(2, timeout=180)
-        yield {"pg": pg, "address": address, "workers": workers, "base": base}
+        with distributed.LocalCluster(base, 2, secret_src, ENV) as c:
+            yield {"pg": pg, "address": c.address, "workers": c.workers, "secret": secret_src}
     finally:
-        for p in reversed(procs):
-            _stop(p)
         pg.stop()
 
 
@@ -95,12 +54,8 @@ def graded(cluster, tmp_path_factory):
     """The class graded on the cluster (course on PostgreSQL) and by plain nbgrader (SQLite)."""
     dist_root = _class(str(tmp_path_factory.mktemp("dist_course")))
     plain_root = _class(str(tmp_path_factory.mktemp("plain_course")))
-    from grnn_ref.autograde import secret
-    secret.load_or_create(os.path.join(dist_root, ".grnn_grading_secret"))
-    for d in [plain_root] + [str(w) for w in cluster["workers"]]:
-        target = os.path.join(d, ".grnn_grading_secret" if d == plain_root else "secret")
-        shutil.copy(os.path.join(dist_root, ".grnn_grading_secret"), target)
-        os.chmod(target, 0o600)
+    for root in (dist_root, plain_root):   # the workers' secret, so the same hidden cases
+        shutil.copy(cluster["secret"], os.path.join(root, ".grnn_grading_secret"))
     dist_env = {**ENV, "GRNN_GRADEBOOK_URL": cluster["pg"].url}
     # both at once: the plain run on this machine, the other on the workers
     plain = subprocess.Popen([sys.executable, "-m", "nbgrader", "autograde", A], cwd=plain_root,

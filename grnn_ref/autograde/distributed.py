@@ -351,3 +351,129 @@ def _record(coursedir, config, result, sub_fp):
         return state
     state.update(score=score, max_score=max_score, needs_manual_grade=manual)
     return state
+
+
+# ------------------------------------------------------------------ a local cluster (tests, bench)
+class LocalCluster:
+    """`dask scheduler` and n `dask worker` processes on 127.0.0.1, each worker in its own folder
+    under `base` (no course there) with its own copy of the secret `secret_src`.
+
+    For the tests and `python -m grnn_ref.autograde bench-distributed`; a real deployment starts
+    the same commands on its machines (see the instructor guide).
+    """
+
+    def __init__(self, base, n_workers, secret_src, env=None):
+        self.base, self.n, self.secret_src = str(base), n_workers, secret_src
+        self.env = {**os.environ, **(env or {})}
+        self.procs, self.workers, self.address = [], [], None
+
+    def _spawn(self, args, cwd, env, log):
+        bindir = os.path.dirname(sys.executable)
+        self.procs.append(subprocess.Popen(
+            [os.path.join(bindir, "dask"), *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+            stderr=open(log, "w"), stdin=subprocess.DEVNULL, start_new_session=True))
+
+    def __enter__(self):
+        import json
+        try:
+            sched_file = os.path.join(self.base, "scheduler.json")
+            self._spawn(["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                         "--scheduler-file", sched_file], self.base, self.env,
+                        os.path.join(self.base, "scheduler.log"))
+            deadline = time.time() + 120
+            while not os.path.exists(sched_file):
+                if time.time() > deadline or self.procs[0].poll() is not None:
+                    raise RuntimeError("the dask scheduler did not start: see "
+                                       + os.path.join(self.base, "scheduler.log"))
+                time.sleep(0.2)
+            time.sleep(0.2)   # the file is written whole, but give it a moment
+            with open(sched_file) as f:
+                self.address = json.load(f)["address"]
+            for i in range(self.n):
+                wdir = os.path.join(self.base, f"worker{i}")
+                os.makedirs(wdir)
+                secret = os.path.join(wdir, "secret")
+                shutil.copy(self.secret_src, secret)
+                os.chmod(secret, 0o600)
+                self.workers.append(wdir)
+                self._spawn(["worker", self.address, "--nthreads", "1", "--no-dashboard",
+                             "--local-directory", wdir, "--name", f"w{i}"], wdir,
+                            {**self.env, "GRNN_GRADING_SECRET_FILE": secret, "TMPDIR": wdir},
+                            os.path.join(wdir, "worker.log"))
+            from distributed import Client
+            with Client(self.address, timeout=60) as c:
+                c.wait_for_workers(self.n, timeout=180)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                    p.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(p.pid, signal.SIGKILL)
+                    p.wait()
+                except ProcessLookupError:
+                    pass
+        self.procs = []
+
+
+def bench_main(argv=None):
+    """python -m grnn_ref.autograde bench-distributed: grade a small class, with one endless loop,
+    on a local cluster; prints each student's seconds on a worker (the guide's capacity table)."""
+    import argparse
+    import json
+
+    from grnn_ref.autograde import classroom
+
+    p = argparse.ArgumentParser(prog="python -m grnn_ref.autograde bench-distributed")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--students", type=int, default=5, help="normal students (plus one loop)")
+    p.add_argument("--cell-timeout", type=int, default=10)
+    p.add_argument("--assignment", default="ex01_rnn")
+    a = p.parse_args(argv)
+    env = {"GRNN_CELL_TIMEOUT": str(a.cell_timeout), "OMP_NUM_THREADS": "1"}
+    with tempfile.TemporaryDirectory(prefix="grnn-bench-dist-") as tmp:
+        course = classroom.copy_course(os.path.join(tmp, "course"), [a.assignment])
+        release = classroom.read_release(course, a.assignment)
+        sols = classroom.solution_cells(course, a.assignment)
+        for i in range(a.students):
+            kind = ("correct", "buggy", "blank")[i % 3]
+            code = {"correct": sols, "blank": {},
+                    "buggy": {k: classroom.buggy_code(v) for k, v in sols.items()}}[kind]
+            classroom.submit(course, a.assignment, f"{kind}{i:02d}",
+                             classroom.filled(release, code))
+        first = next(iter(sols))
+        classroom.submit(course, a.assignment, "loop", classroom.filled(release, {
+            **sols, first: sols[first].replace("return ", "while True:\n        pass\n    return ",
+                                               1)}))
+        secret_file = os.path.join(course, grading_secret.DEFAULT_NAME)
+        grading_secret.load_or_create(secret_file)
+        os.makedirs(os.path.join(tmp, "cluster"))
+        with LocalCluster(os.path.join(tmp, "cluster"), a.workers, secret_file, env) as cluster:
+            cmd = [sys.executable, "-m", "grnn_ref.autograde", a.assignment, "--no-progress",
+                   "--scheduler", cluster.address]
+            walls = []
+            for _ in range(2):   # the second run finds each worker's recorded assignment
+                t0 = time.time()
+                r = subprocess.run(cmd, cwd=course, env={**os.environ, **env},
+                                   capture_output=True, text=True)
+                walls.append(time.time() - t0)
+                if r.returncode:
+                    print(r.stdout[-3000:], r.stderr[-3000:])
+                    return r.returncode
+        state_dir = os.path.join(course, ".grnn_autograde", a.assignment)
+        print(f"{a.assignment}, {a.workers} workers, cell timeout {a.cell_timeout} s, "
+              f"load average {os.getloadavg()[0]:.1f}")
+        print(f"whole command: {walls[0]:.1f} s (first run), {walls[1]:.1f} s (second run)")
+        print("student            status  score  seconds on a worker (second run)")
+        for f in sorted(os.listdir(state_dir)):
+            if f.endswith(".json"):
+                with open(os.path.join(state_dir, f)) as fh:
+                    st = json.load(fh)
+                print(f"{st['student']:18s} {st['status']:7s} {st['score']!s:6s} {st['seconds']}")
+    return 0
