@@ -17,9 +17,11 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 # The Debian packages the tests and the grader drive, and the command each provides. This is the
 # only place they are named (tests/test_setup.py checks it): chromium prints the book's PDF and
-# drives the browser tests, bubblewrap is the grading sandbox.
-SYSTEM_PACKAGES := chromium bubblewrap
-SYSTEM_COMMANDS := chromium bwrap
+# drives the browser tests, bubblewrap is the grading sandbox, postgresql is the gradebook server
+# that the distributed-grading test starts as an unprivileged cluster (its initdb/pg_ctl live in
+# /usr/lib/postgresql/<version>/bin, off PATH; pg_ctlcluster, from the same package set, is on it).
+SYSTEM_PACKAGES := chromium bubblewrap postgresql
+SYSTEM_COMMANDS := chromium bwrap pg_ctlcluster
 # Overridable so that the non-root path can be tested (tests/test_setup.py).
 USER_ID ?= $(shell id -u)
 

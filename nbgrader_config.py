@@ -6,10 +6,13 @@ from there with no other setup, e.g.
     nbgrader generate_assignment ex01_rnn --force   # solutions/ex01_rnn -> exercises/ex01_rnn
     nbgrader autograde ex01_rnn                      # submitted/<student>/ex01_rnn -> autograded/
     nbgrader generate_feedback ex01_rnn              # -> feedback/<student>/ex01_rnn/*.html
-    nbgrader export --to grades.csv                  # one row per student and assignment
+    nbgrader export --to grades.csv                  # + grades.canvas.csv, grades.moodle.csv
 
-Environment overrides (optional): GRNN_GRADEBOOK_URL (any SQLAlchemy URL, e.g. PostgreSQL for a
-large course; default: SQLite gradebook.db in the course root), GRNN_CELL_TIMEOUT (seconds).
+Environment overrides (optional): GRNN_GRADEBOOK_URL (any SQLAlchemy URL, e.g.
+postgresql+psycopg2://grader@db.example.org/grnn for a large course: name the psycopg2 driver,
+a bare postgresql:// means psycopg 3, which is not installed; default: SQLite gradebook.db in the
+course root), GRNN_CELL_TIMEOUT (seconds), GRNN_GRADING_SECRET_FILE (default: .grnn_grading_secret in the
+course root).
 """
 import os
 import sys
@@ -53,9 +56,18 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 
 # A fresh clone has no gradebook: before autograding, record the assignment and its grade cells
 # (from solutions/) if they are missing, so `nbgrader autograde` needs no prior step.
+# Before that, the grading secret (hidden-case seeds) is checked against the fingerprint the
+# gradebook recorded the first time the course was graded: a machine with another secret stops
+# with the exact remedy instead of grading with different hidden cases (see the instructor guide).
+from grnn_ref.autograde.course_secret import checked_hook  # noqa: E402
 from grnn_ref.grading.nbgrader_hooks import ensure_in_gradebook  # noqa: E402
 
-c.Autograde.pre_convert_hook = ensure_in_gradebook(ROOT)
+# The secret lives in the course root (whatever the working directory), unless
+# $GRNN_GRADING_SECRET_FILE names another file.
+SECRET_FILE = os.path.join(ROOT, ".grnn_grading_secret")
+c.GradingExecute.secret_file = SECRET_FILE
+c.VerifyChecks.secret_file = SECRET_FILE
+c.Autograde.pre_convert_hook = checked_hook(ROOT, SECRET_FILE, ensure_in_gradebook(ROOT))
 
 # --- Trusted grading (grnn_ref.autograde; see the instructor guide, "Trust") ---------------------
 # Student code runs in the sandboxed `grnn-grading` kernel (bubblewrap + rlimits, no network, no
@@ -105,9 +117,22 @@ from grnn_ref.grading import feedback_page  # noqa: E402
 feedback_page.configure(c)
 c.GenerateFeedback.post_convert_hook = feedback_page.mathjax_hook(ROOT)
 
-# `nbgrader zip_collect ASSIGNMENT` reads an LMS download placed in downloaded/ASSIGNMENT/archive/
-# (zip files or loose notebooks) whose files are named like Blackboard's
+# `nbgrader zip_collect ASSIGNMENT` reads a learning platform's download placed in
+# downloaded/ASSIGNMENT/archive/ (zip files or loose notebooks). LmsFileNameCollector reads
+# Canvas names (<name>_[LATE_]<canvas user id>_<file id>_<notebook>[-N].ipynb) and Moodle names
+# (<Full Name>_<participant id>_assignsubmission_file_<notebook>.ipynb, or in such a folder),
+# mapping them to student ids through roster.csv in the course root, and any other name with
+# named_regexp below, Blackboard's
 #     <anything>_<student_id>_attempt_<YYYY-MM-DD-hh-mm-ss>_<notebook>.ipynb
 # e.g. ex01_rnn_jdoe_attempt_2026-11-20-10-00-00_ex01_rnn.ipynb -> submitted/jdoe/ex01_rnn/ex01_rnn.ipynb
+c.ZipCollectApp.collector_plugin = "grnn_ref.autograde.zipcollect.LmsFileNameCollector"
 c.FileNameCollectorPlugin.named_regexp = (
     r".*_(?P<student_id>[A-Za-z0-9]+)_attempt_(?P<timestamp>[0-9\-]+)_(?P<file_id>\w+)")
+
+# `nbgrader export --to grades.csv` writes grades.csv (nbgrader's columns, then
+# needs_manual_grade, status, flags and one column per graded task) and, with a roster.csv in the
+# course root, grades.canvas.csv and grades.moodle.csv in those platforms' gradebook import formats
+# (grnn_ref/autograde/export.py; the instructor guide, "Exporting to a learning platform").
+c.ExportApp.plugin_class = "grnn_ref.autograde.export.LmsExportPlugin"
+c.LmsExportPlugin.roster = os.path.join(ROOT, "roster.csv")
+c.LmsFileNameCollector.roster = os.path.join(ROOT, "roster.csv")

@@ -30,10 +30,11 @@ settings.load_profile("course")
 #
 # Then the longest units of work go first (pytest-xdist hands them out in collection order under
 # `--no-loadscope-reorder`, as `make test` runs it): real nbgrader courses, the website (one
-# build, then the browser), the hostile class, parallel grading. The short tests fill in behind
-# them on whichever worker is free, instead of a long unit starting last.
+# build, then the browser), the hostile class, parallel and distributed grading. The short tests
+# fill in behind them on whichever worker is free, instead of a long unit starting last.
 HEAVY_FIRST = ("tests/test_nbgrader_workflow.py", "@website", "@hostile", "@autograde_parallel",
-               "@autograde_stale", "@autograde_handgrading", "@student_kit", "@release_sync")
+               "@autograde_stale", "@distributed", "@autograde_handgrading", "@lms",
+               "@student_kit", "@release_sync")
 
 
 def _group_items(items):

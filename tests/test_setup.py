@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SYSTEM_PACKAGES = ("chromium", "bubblewrap")
+SYSTEM_PACKAGES = ("chromium", "bubblewrap", "postgresql")
 
 
 def _tracked_files():
@@ -26,7 +26,7 @@ def _makefile_variable(name):
 
 def test_the_makefile_names_the_system_packages_the_tests_drive():
     assert tuple(_makefile_variable("SYSTEM_PACKAGES")) == SYSTEM_PACKAGES
-    assert _makefile_variable("SYSTEM_COMMANDS") == ["chromium", "bwrap"]
+    assert _makefile_variable("SYSTEM_COMMANDS") == ["chromium", "bwrap", "pg_ctlcluster"]
 
 
 def test_the_makefiles_system_step_is_the_only_place_that_installs_system_packages():
@@ -65,7 +65,7 @@ def test_make_as_a_normal_user_stops_at_once_with_the_exact_command(target):
                           capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
     took = time.monotonic() - start
     assert proc.returncode != 0
-    assert "sudo apt-get update && sudo apt-get install -y chromium bubblewrap" in proc.stderr
+    assert "sudo apt-get update && sudo apt-get install -y chromium bubblewrap postgresql" in proc.stderr
     assert "pip" not in proc.stdout + proc.stderr   # stopped before the venv step
     assert took < 10, f"took {took:.1f} s"
 

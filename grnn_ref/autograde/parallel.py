@@ -552,9 +552,24 @@ def main(argv=None):
     p.add_argument("--root", default=".", help="course root (where nbgrader_config.py is)")
     p.add_argument("--student-timeout", type=float, default=1800.0)
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--scheduler", metavar="tcp://HOST:8786",
+                   help="grade on the workers of this Dask scheduler (grnn_ref.autograde."
+                        "distributed) instead of local processes; --jobs is then ignored")
     a = p.parse_args(argv)
     if a.jobs < 1:
         p.error(f"--jobs {a.jobs}: expected at least 1")
+    if a.scheduler:
+        from grnn_ref.autograde.distributed import grade_class_distributed
+        if a.resume:
+            p.error("--resume with --scheduler: not supported; rerun without --resume (a rerun "
+                    "regrades everyone to the same grades) or with --students")
+        try:
+            summary = grade_class_distributed(
+                a.assignment, a.scheduler, root=a.root, students=a.students, shard=a.shard,
+                student_timeout=a.student_timeout, progress=not a.no_progress)
+        except ValueError as e:
+            p.error(str(e))
+        return 0 if summary["failed"] == 0 else 1
     try:
         summary = grade_class(a.assignment, jobs=a.jobs, resume=a.resume, students=a.students,
                               shard=a.shard, root=a.root, student_timeout=a.student_timeout,
