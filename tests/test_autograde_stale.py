@@ -109,12 +109,35 @@ def test_resume_regrades_when_the_secret_changes(graded, tmp_path):
     course = _copy(graded, tmp_path)
     with open(os.path.join(course, ".grnn_grading_secret"), "w") as f:
         f.write("ab" * 32 + "\n")
+    # a second secret is refused (grnn_ref/autograde/course_secret.py) ...
+    refused = _run(OURS + ["--resume", "--students", "ada"], course)
+    assert refused.returncode != 0 and "is not the secret course" in (
+        refused.stdout + refused.stderr), refused.stdout + refused.stderr
+    # ... until the instructor starts the course over with it, as the message says
+    import sqlite3
+    with sqlite3.connect(os.path.join(course, "gradebook.db")) as db:
+        db.execute("DELETE FROM grnn_secret_fingerprint")
     r = _run(OURS + ["--resume", "--students", "ada"], course)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "the grading secret" in r.stdout and "0 unchanged (resumed)" in r.stdout, r.stdout
     # and with nothing changed since, --resume skips her
     again = _run(OURS + ["--resume", "--students", "ada"], course)
     assert "1 unchanged (resumed)" in again.stdout, again.stdout
+
+
+def test_the_export_flags_what_the_grading_command_found(graded, tmp_path):
+    """nbgrader export (the course's LmsExportPlugin) reads each student's outcome."""
+    course = _copy(graded, tmp_path)
+    r = _run([sys.executable, "-m", "nbgrader", "export", "--to", "grades.csv"], course)
+    assert r.returncode == 0, r.stdout + r.stderr
+    import csv
+    with open(os.path.join(course, "grades.csv")) as f:
+        rows = {row["student_id"]: row for row in csv.DictReader(f)}
+    assert rows["ada"]["status"] == "graded" and rows["ada"]["flags"] == ""
+    assert rows["lo"]["status"] == "timed_out", rows["lo"]
+    assert f"ran past the {CELL_TIMEOUT} s limit" in rows["lo"]["flags"], rows["lo"]
+    assert rows["tr"]["status"] == "not_valid", rows["tr"]
+    assert "not valid" in rows["tr"]["flags"], rows["tr"]
 
 
 def test_a_failed_regrade_keeps_the_previous_grade_and_files(graded, tmp_path):

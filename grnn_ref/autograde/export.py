@@ -9,7 +9,8 @@ writes three files:
 
 - `grades.csv`: nbgrader's own columns (one row per student and assignment, in nbgrader's order,
   so what read nbgrader's CSV still reads it), then `needs_manual_grade`, `status` (the outcome
-  the grading command recorded in .grnn_autograde/, when there is one), `flags` (what an
+  the grading command recorded in .grnn_autograde/, when there is one: graded, timed_out,
+  not_valid, pending_manual or failed, see grnn_ref/autograde/report.py), `flags` (what an
   instructor must look at: "not submitted", "needs manual grade", "late", a grading failure and
   its reason) and one column per graded task, `<assignment>/<notebook>/<cell>`: the points of
   that test or hand-graded answer (a grader's score where there is one, else the automatic one).
@@ -168,10 +169,14 @@ class LmsExportPlugin(ExportPlugin):
                     pending = sub.needs_manual_grade and self.pending_as_blank
                     totals[st.id, a.name] = "" if pending else _num(score)
                 if state is not None:
-                    row["status"] = state.get("status", "")
-                    if state.get("status") not in (None, "graded"):
+                    # the grading command's outcome (grnn_ref/autograde/report.py): graded,
+                    # timed_out, not_valid, pending_manual or failed; older state files have
+                    # only a status
+                    outcome = state.get("outcome") or state.get("status", "")
+                    row["status"] = outcome
+                    if outcome not in ("", "graded", "pending_manual"):
                         reasons = "; ".join(state.get("reasons") or [])
-                        flags.append(f"grading {state.get('status')}"
+                        flags.append(f"grading {outcome}"
                                      + (f": {reasons}" if reasons else ""))
                 else:
                     row["status"] = ""
