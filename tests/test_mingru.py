@@ -229,8 +229,8 @@ def test_the_committed_results_hold_what_chapter_9_reads():
         assert table and all(len(row) == len(table[0]) for row in table)
     # what the chapter's prose says of these numbers
     last = res["timing"][-1]
-    assert last["loop_vs_scan"] > 1            # on one core the loop beats the scan
+    assert last["loop_vs_scan"] < 1            # on one core the loop beats the scan
     assert last["mingru_seq_vs_nn_gru"] < 1    # the minimal cell's loop is cheaper than nn.GRU
     fut = {(r["direction"], r["shift"]): r["accuracy"] for r in res["future"]}
-    assert fut[("unidirectional", 3)] < 0.2 < 0.9 < fut[("bidirectional", 3)]
+    assert fut[("unidirectional", 3)] < 0.2 and fut[("bidirectional", 3)] > 0.9
     assert min(fut[("unidirectional", -3)], fut[("bidirectional", -3)]) > 0.9

@@ -25,7 +25,7 @@ Book presets (size="book"; CPU seconds measured on one core of the course machin
     chapter 7  run("gates") ~50 s (trains an LSTM and a GRU at T = 50, then looks inside)
     chapter 8  loads the committed checkpoint and results of run("charlm", "full") (~40 min,
                1 torch thread): grnn_ref/data/charlm_lstm.pt, charlm_results.json
-    chapter 9  reads the committed results of run("revival", "full") (~15 min, 1 torch thread):
+    chapter 9  reads the committed results of run("revival", "full") (26 min wall, 1 torch thread):
                grnn_ref/data/revival_results.json and revival_*.md
 A chapter that needs the same trained models twice should keep the ExperimentResult and reuse
 `res.data["results"]` (TrainResults) instead of training again, e.g.
