@@ -234,8 +234,11 @@ def _write_state(path, data):
     os.replace(tmp, path)
 
 
-def grade_one(root, assignment, student, state_dir, lock_path, fingerprint):
-    """Body of a child: nbgrader autograde for one student, then its outcome file. Never returns."""
+def grade_one(root, assignment, student, state_dir, lock_path, fingerprint, hook_done=False):
+    """Body of a child: nbgrader autograde for one student, then its outcome file. Never returns.
+
+    hook_done: the parent has run the pre-convert hook for the class (worker.skip_pre_convert_hook).
+    """
     code = 1
     log_path = os.path.join(state_dir, f"{student}.log")
     try:
@@ -252,12 +255,16 @@ def grade_one(root, assignment, student, state_dir, lock_path, fingerprint):
         # there and paths like the grading secret's default are relative to it. The parent's
         # working directory is untouched (this process ends with os._exit below).
         os.chdir(root)
+        from grnn_ref.autograde import worker
+        worker.share_gradebook_engine()   # before the lock wraps Gradebook.__init__
         if lock_path:
             install_gradebook_lock(lock_path)
         from nbgrader.apps.autogradeapp import AutogradeApp
         t0 = time.time()
         app = AutogradeApp()
         app.initialize([assignment, "--student", student, "--force"])
+        if hook_done:
+            worker.skip_pre_convert_hook(app.config)
         _wrap_hooks(app.config)
         try:
             app.start()
@@ -301,6 +308,10 @@ def _preimport():
     import grnn_ref.autograde.sanitize  # noqa: F401
     import grnn_ref.grading.verify  # noqa: F401
     import grnn_ref.grading.feedback  # noqa: F401
+    import grnn_ref.autograde.worker  # noqa: F401
+    import sqlalchemy.orm  # noqa: F401
+    from grnn_ref.autograde.execute import font_cache
+    font_cache()  # matplotlib's font list for the kernels, built once (see execute.py)
 
 
 def grade_class(assignment, jobs=2, resume=False, students=None, shard=None, root=".",
@@ -334,9 +345,11 @@ def grade_class(assignment, jobs=2, resume=False, students=None, shard=None, roo
             queue.append(s)
 
     _preimport()
+    hook_done = False
     if queue:
         # e.g. record a fresh clone's assignment in the gradebook once, not in every worker at once
         run_pre_convert_hook(_config, assignment)
+        hook_done = True
     bar = None
     if progress:
         from tqdm import tqdm
@@ -376,7 +389,8 @@ def grade_class(assignment, jobs=2, resume=False, students=None, shard=None, roo
                 sys.stderr.flush()
                 pid = os.fork()
                 if pid == 0:
-                    grade_one(root, assignment, s, state_dir, lock_path, fingerprints[s])
+                    grade_one(root, assignment, s, state_dir, lock_path, fingerprints[s],
+                              hook_done)
                 running[pid] = (s, time.time())
             pid, status = os.waitpid(-1, os.WNOHANG)
             if pid == 0:
