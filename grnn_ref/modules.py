@@ -649,7 +649,9 @@ class _Recurrent(nn.Module):
             layer_input = outputs[0] if num_directions == 1 else torch.cat(outputs, dim=2)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, p=self.dropout, training=True)
-        return layer_input, [torch.stack(f) for f in finals], traces
+        # one layer and direction (the common case): a view, cheaper than stacking one tensor
+        return (layer_input, [f[0].unsqueeze(0) if len(f) == 1 else torch.stack(f) for f in finals],
+                traces)
 
     def forward(self, input, hx=None):
         """See the class docstring. input (T, B, D), (B, T, D) if batch_first, or (T, D)."""

@@ -495,7 +495,10 @@ def main(argv=None):
         description="Grade every submitted student of an assignment with N parallel workers "
                     "(nbgrader autograde per student, same config and gradebook).")
     p.add_argument("assignment")
-    p.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1)
+    # one more worker than cores: while the others' notebooks run, one worker's sandboxed kernel
+    # starts and nbgrader sets it up (python -m grnn_ref.autograde bench measures both)
+    p.add_argument("--jobs", "-j", type=int, default=(os.cpu_count() or 1) + 1,
+                   help="parallel workers (default: the number of cores + 1)")
     p.add_argument("--resume", action="store_true",
                    help="skip students already graded whose submission did not change")
     p.add_argument("--students", nargs="+", help="grade only these students")
