@@ -321,7 +321,7 @@ def write_results(out_dir, name, title, env, markdown, data):
 
 # --------------------------------------------------------------------------- sections
 def _command(args):
-    return "python -m grnn_ref.bench " + " ".join(args.argv)
+    return " ".join(["python -m grnn_ref.bench", *args.argv])
 
 
 def cells_section(args):
