@@ -131,7 +131,10 @@ def _param_grads(need, xs, dA_x, dA_h, h0, hs):
         if T > 1:
             dW_hh.addmm_(dA_h[1:].reshape((T - 1) * B, GH).t(), hs[:T - 1].reshape(-1, H))
     db_ih = dA_x.sum((0, 1)) if need[2] else None
-    db_hh = dA_h.sum((0, 1)) if need[3] else None
+    db_hh = None
+    if need[3]:
+        # the same sum when both projections have the same gradient (RNN, LSTM): sum once
+        db_hh = db_ih.clone() if dA_h is dA_x and db_ih is not None else dA_h.sum((0, 1))
     return dW_ih, dW_hh, db_ih, db_hh
 
 
@@ -154,6 +157,22 @@ _LSTM_GATES = ("i", "f", "g", "o")
 _GRU_GATES = ("r", "z", "n")
 
 
+# The LSTM's gate blocks are stored i, f, g, o (torch.nn's order, kept in the parameters); the
+# forward pass works on a copy of the weights reordered i, f, o, g so that the three sigmoid gates
+# are one contiguous block: one sigmoid call per step instead of two.
+_IFOG = (0, 1, 3, 2)       # block k of the i, f, o, g layout is block _IFOG[k] of i, f, g, o
+_IFOG_POS = (0, 1, 3, 2)   # gate k of i, f, g, o sits at block _IFOG_POS[k] of i, f, o, g
+_ifog_rows = {}
+
+
+def _ifog_index(H, device):
+    """Row indices (4H,) taking a (4H, ...) i, f, g, o stack to the order i, f, o, g (cached)."""
+    key = (H, str(device))
+    if key not in _ifog_rows:
+        _ifog_rows[key] = torch.arange(4 * H, device=device).view(4, H)[list(_IFOG)].reshape(-1)
+    return _ifog_rows[key]
+
+
 class _LSTMLayer(torch.autograd.Function):
     """One layer, one direction of the LSTM over a whole sequence (PyTorch's torch.nn.LSTM).
 
@@ -165,32 +184,40 @@ class _LSTMLayer(torch.autograd.Function):
     forward(xs (T, B, D), h0 (B, H), c0 (B, H), W_ih (4H, D), W_hh (4H, H), b_ih, b_hh (4H,),
             fixed: tuple of (gate index, value)) -> hs (T, B, H), cs (T, B, H), gates (T, B, 4H),
             h_T (B, H), c_T (B, H). A fixed gate is overwritten by its constant after its
-            nonlinearity, so its derivative is 0. `gates` is returned for gate_trace only and
-            must not be differentiated.
+            nonlinearity, so its derivative is 0. `gates` holds the activations in the order
+            i, f, o, g (see _IFOG); it is returned for gate_trace only and must not be
+            differentiated.
+
+    Per step the forward pass makes 7 calls (the recurrent multiply, one sigmoid over i, f, o,
+    one tanh, two for c_t, two for h_t) and the backward pass 4 (see backward); everything
+    else is done for all steps at once.
     """
 
     @staticmethod
     def forward(ctx, xs, h0, c0, W_ih, W_hh, b_ih, b_hh, fixed):
         T, B, D = xs.shape
         H = W_hh.shape[1]
+        rows = _ifog_index(H, xs.device)
         # gates[t] first holds a_t's input part, then a_t, then the activations, in place.
-        gates = torch.addmm(b_ih + b_hh, xs.reshape(T * B, D), W_ih.t()).view(T, B, 4 * H)
+        gates = torch.addmm((b_ih + b_hh).index_select(0, rows), xs.reshape(T * B, D),
+                            W_ih.index_select(0, rows).t()).view(T, B, 4 * H)
+        # W_hh^T reordered, as a contiguous (H, 4H) matrix (a transposed view is slower here)
+        W_hh_t = W_hh.t().index_select(1, rows)
         hs = xs.new_empty(T, B, H)
         cs = xs.new_empty(T, B, H)
         tanh_cs = xs.new_empty(T, B, H)
-        a_t, if_t = gates.unbind(0), gates[..., :2 * H].unbind(0)
-        i_t, f_t = gates[..., :H].unbind(0), gates[..., H:2 * H].unbind(0)
-        g_t, o_t = gates[..., 2 * H:3 * H].unbind(0), gates[..., 3 * H:].unbind(0)
+        a_t, ifo_t, g_t = (gates.unbind(0), gates[..., :3 * H].unbind(0),
+                           gates[..., 3 * H:].unbind(0))
+        i_t, f_t, o_t = (gates[..., k * H:(k + 1) * H].unbind(0) for k in range(3))
         blocks = gates.view(T, B, 4, H)
+        fill = [(_IFOG_POS[k], value) for k, value in fixed]
         h_t, c_t, tc_t = hs.unbind(0), cs.unbind(0), tanh_cs.unbind(0)
-        W_hh_t = W_hh.t()
         h_prev, c_prev = h0, c0
         for t in range(T):
             a_t[t].addmm_(h_prev, W_hh_t)
-            if_t[t].sigmoid_()
+            ifo_t[t].sigmoid_()
             g_t[t].tanh_()
-            o_t[t].sigmoid_()
-            for k, value in fixed:
+            for k, value in fill:
                 blocks[t, :, k].fill_(value)
             torch.mul(f_t[t], c_prev, out=c_t[t])
             c_t[t].addcmul_(i_t[t], g_t[t])
@@ -209,44 +236,54 @@ class _LSTMLayer(torch.autograd.Function):
         xs, h0, c0, W_ih, W_hh, hs, cs, tanh_cs, gates = ctx.saved_tensors
         T, B, D = xs.shape
         H = W_hh.shape[1]
-        i, f, g, o = (gates[..., k * H:(k + 1) * H] for k in range(4))
+        i, f, o, g = (gates[..., k * H:(k + 1) * H] for k in range(4))
         # With dc_t the total gradient of c_t, the chain rule through the step gives
         #   da_i = dc_t * g * i'   da_f = dc_t * c_{t-1} * f'   da_g = dc_t * i * g'
         #   da_o = dh_t * tanh(c_t) * o'   and dc_t = dc_{t+1} * f_{t+1} + dh_t * o * tanh'(c_t),
         # with sigma' = s (1 - s) and tanh' = 1 - t^2 read from the saved activations.
         # Only dh_t and dc_t depend on the incoming gradient: every other factor is computed
-        # here for all steps, one pass each, so the loop is a few small multiplies per step.
+        # here for all steps, one pass each, into dA (T, B, 4, H), blocks i, f, g, o as in the
+        # parameters; the loop then multiplies them in place by [dc_t, dc_t, dc_t, dh_t].
         # _sigmoid_grad(u, s) = u * s * (1 - s) and _tanh_grad(u, t) = u * (1 - t^2).
-        from_dc = xs.new_empty(T, B, 3, H)
-        _sigmoid_grad(g, i, out=from_dc[:, :, 0])
-        _sigmoid_grad(c0, f[0], out=from_dc[0, :, 1])
-        _sigmoid_grad(cs[:T - 1], f[1:], out=from_dc[1:, :, 1])
-        _tanh_grad(i, g, out=from_dc[:, :, 2])
-        from_dh = _sigmoid_grad(tanh_cs, o)
-        dc_from_dh = _tanh_grad(o, tanh_cs)
+        dA = xs.new_empty(T, B, 4, H)          # first the factors, then dL/da_t
+        _sigmoid_grad(g, i, out=dA[:, :, 0])
+        _sigmoid_grad(c0, f[0], out=dA[0, :, 1])
+        _sigmoid_grad(cs[:T - 1], f[1:], out=dA[1:, :, 1])
+        _tanh_grad(i, g, out=dA[:, :, 2])
+        _sigmoid_grad(tanh_cs, o, out=dA[:, :, 3])
+        dc_from_dh = _tanh_grad(o, tanh_cs).unsqueeze(2)     # (T, B, 1, H)
         for k, _ in ctx.fixed:                 # a constant gate has derivative 0
-            (from_dc[:, :, k] if k < 3 else from_dh).zero_()
-        dA = xs.new_empty(T, B, 4 * H)         # dL/da_t
-        dA_blocks = dA.view(T, B, 4, H)
+            dA[:, :, k].zero_()
         if dhs is None:
             dhs = torch.zeros_like(hs)
-        if dcs is not None:
-            # a loss on the cell states themselves (gate_trace is not differentiable, but a
-            # caller of the Function may use cs)
-            dcs = dcs.unbind(0)
-        dh = dhs[T - 1] if dh_T is None else dhs[T - 1] + dh_T
-        dc = torch.zeros_like(dh) if dc_T is None else dc_T.clone()
-        f_t = f.unbind(0)
+        # V = [dc, dc, dc, dh] (B, 4, H): dc three times, so that one multiply gives all of dA[t]
+        V = xs.new_zeros(B, 4, H)
+        dc3, dh1, dh = V[:, :3], V[:, 3:], V[:, 3]
+        if dc_T is not None:
+            dc3.copy_(dc_T.unsqueeze(1))
+        if dh_T is None:
+            dh.copy_(dhs[T - 1])
+        else:
+            torch.add(dhs[T - 1], dh_T, out=dh)
+        # a loss on the cell states themselves (gate_trace is not differentiable, but a caller
+        # of the Function may use cs)
+        dcs_t = None if dcs is None else dcs.unsqueeze(2).unbind(0)
+        dA_t, dA_flat = dA.unbind(0), dA.view(T, B, 4 * H).unbind(0)
+        f_t, dcdh_t = f.unsqueeze(2).unbind(0), dc_from_dh.unbind(0)
         for t in range(T - 1, -1, -1):
-            if dcs is not None:
-                dc.add_(dcs[t])
-            dc.addcmul_(dh, dc_from_dh[t])
-            torch.mul(dc.unsqueeze(1), from_dc[t], out=dA_blocks[t, :, :3])
-            torch.mul(dh, from_dh[t], out=dA_blocks[t, :, 3])
-            dc.mul_(f_t[t])                    # now dL/dc_{t-1} through the cell path
-            dh = torch.addmm(dhs[t - 1], dA[t], W_hh) if t > 0 else dA[0] @ W_hh
+            if dcs_t is not None:
+                dc3.add_(dcs_t[t])
+            dc3.addcmul_(dh1, dcdh_t[t])       # dc_t += dh_t * o * tanh'(c_t)
+            dA_t[t].mul_(V)                    # dL/da_t
+            dc3.mul_(f_t[t])                   # now dL/dc_{t-1} through the cell path
+            # dL/dh_{t-1} = (its own output gradient) + da_t W_hh
+            if t > 0:
+                torch.addmm(dhs[t - 1], dA_flat[t], W_hh, out=dh)
+            else:
+                torch.mm(dA_flat[0], W_hh, out=dh)
+        dA = dA.view(T, B, 4 * H)
         need = ctx.needs_input_grad
-        return (_input_grad(need[0], dA, xs, W_ih), dh, dc,
+        return (_input_grad(need[0], dA, xs, W_ih), dh.clone(), V[:, 0].clone(),
                 *_param_grads(need[3:7], xs, dA, dA, h0, hs), None)
 
 
@@ -585,7 +622,8 @@ class _Recurrent(nn.Module):
     def _run(self, input, states):
         """Run all layers and directions. input (T, B, D) time-major; states: list of
         (L*dirs, B, H) tensors. Returns output (T, B, dirs*H), final states (list like
-        `states`) and the gate activations of every (layer, direction), time-major."""
+        `states`) and, for every (layer, direction), a pair (function building its gate trace,
+        whether it ran reversed), so that a plain forward pass builds no trace."""
         num_directions = 2 if self.bidirectional else 1
         fixed = self._fixed_tuple()
         layer_input = input
@@ -603,15 +641,17 @@ class _Recurrent(nn.Module):
                 hs, per_step, final = result
                 if direction:
                     hs = hs.flip(0)
-                    per_step = {key: v.flip(0) for key, v in per_step.items()}
                 outputs.append(hs)
-                traces.append(per_step)
+                # per_step() builds the gate trace; only gate_trace calls it
+                traces.append((per_step, direction))
                 for f, s in zip(finals, final):
                     f.append(s)
             layer_input = outputs[0] if num_directions == 1 else torch.cat(outputs, dim=2)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, p=self.dropout, training=True)
-        return layer_input, [torch.stack(f) for f in finals], traces
+        # one layer and direction (the common case): a view, cheaper than stacking one tensor
+        return (layer_input, [f[0].unsqueeze(0) if len(f) == 1 else torch.stack(f) for f in finals],
+                traces)
 
     def forward(self, input, hx=None):
         """See the class docstring. input (T, B, D), (B, T, D) if batch_first, or (T, D)."""
@@ -642,7 +682,10 @@ class _Recurrent(nn.Module):
                              f"expected 0{' or 1' if self.bidirectional else ''}")
         xs, states, unbatched = self._check_input(input, hx)
         _, _, traces = self._run(xs, states)
-        trace = traces[(layer % self.num_layers) * num_directions + direction]
+        per_step, flipped = traces[(layer % self.num_layers) * num_directions + direction]
+        trace = per_step()
+        if flipped:
+            trace = {key: v.flip(0) for key, v in trace.items()}
         return {key: self._output(v, unbatched) for key, v in trace.items()}
 
 
@@ -679,7 +722,7 @@ class RNN(_Recurrent):
             hs, h_T = _rnn_layer_autograd(xs, states[0], *params, relu)
         else:
             hs, h_T = _RNNLayer.apply(xs, states[0], *params, relu)
-        return hs, {"h": hs.detach()}, [h_T]
+        return hs, lambda: {"h": hs.detach()}, [h_T]
 
 
 class LSTM(_Recurrent):
@@ -728,11 +771,17 @@ class LSTM(_Recurrent):
         h0, c0 = states
         if self.use_autograd:
             hs, cs, gates, h_T, c_T = _lstm_layer_autograd(xs, h0, c0, *params, fixed)
+            position = range(4)                # gates in the order i, f, g, o
         else:
             hs, cs, gates, h_T, c_T = _LSTMLayer.apply(xs, h0, c0, *params, fixed)
+            position = _IFOG_POS               # gates in the order i, f, o, g
         H = self.hidden_size
-        trace = {k: gates[..., j * H:(j + 1) * H] for j, k in enumerate(_LSTM_GATES)}
-        trace.update(c=cs.detach(), h=hs.detach())
+
+        def trace():
+            out = {k: gates[..., position[j] * H:(position[j] + 1) * H]
+                   for j, k in enumerate(_LSTM_GATES)}
+            out.update(c=cs.detach(), h=hs.detach())
+            return out
         return hs, trace, [h_T, c_T]
 
 
@@ -772,8 +821,11 @@ class GRU(_Recurrent):
         else:
             hs, gates, h_T = _GRULayer.apply(xs, states[0], *params, fixed)
         H = self.hidden_size
-        trace = {k: gates[..., j * H:(j + 1) * H] for j, k in enumerate(_GRU_GATES)}
-        trace["h"] = hs.detach()
+
+        def trace():
+            out = {k: gates[..., j * H:(j + 1) * H] for j, k in enumerate(_GRU_GATES)}
+            out["h"] = hs.detach()
+            return out
         return hs, trace, [h_T]
 
 

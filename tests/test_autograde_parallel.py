@@ -76,8 +76,11 @@ def test_rerun_is_idempotent_and_resume_skips_unchanged(course):
 
 
 def test_plain_nbgrader_autograde_writes_the_same_grades(course):
-    plain = _run([sys.executable, "-m", "nbgrader", "autograde", "ex01_rnn", "--force"],
-                 course["root"])
+    """Plain nbgrader, one process, none of the parallel grader's speed-ups (shared gradebook
+    engine, the pre-convert hook run once) and the kernel shut down gracefully as nbclient does by
+    default: the same grade for every student and cell."""
+    plain = _run([sys.executable, "-m", "nbgrader", "autograde", "ex01_rnn", "--force",
+                  "--GradingExecute.shutdown_kernel=graceful"], course["root"])
     assert plain.returncode == 0, plain.stderr[-3000:]
     assert classroom.grades(course["root"], "ex01_rnn") == course["grades"]
 

@@ -35,6 +35,11 @@ PROBES = {
     "memory capped": "import numpy as np\ntry:\n    a = np.ones(2 ** 31)\n    print('allocated')\n"
                      "except MemoryError:\n    print('ok')",
     "seed passed in": "import os\nprint('ok' if os.environ.get('GRNN_GRADING_SEED') else 'none')",
+    # matplotlib's font list, built once by the grader, is there and read-only: the kernel does
+    # not rebuild it, and no notebook can change what the next one reads
+    "font list given read-only": "import glob, os\nf = glob.glob('/tmp/fontlist-v*.json')\n"
+                                 "print('ok' if len(f) == 1 and not os.access(f[0], os.W_OK) "
+                                 "else f)",
 }
 
 

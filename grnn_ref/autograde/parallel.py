@@ -247,8 +247,11 @@ def _write_state(path, data):
     os.replace(tmp, path)
 
 
-def grade_one(root, assignment, student, state_dir, lock_path, fingerprint):
-    """Body of a child: nbgrader autograde for one student, then its outcome file. Never returns."""
+def grade_one(root, assignment, student, state_dir, lock_path, fingerprint, hook_done=False):
+    """Body of a child: nbgrader autograde for one student, then its outcome file. Never returns.
+
+    hook_done: the parent has run the pre-convert hook for the class (worker.skip_pre_convert_hook).
+    """
     code = 1
     log_path = os.path.join(state_dir, f"{student}.log")
     try:
@@ -265,12 +268,16 @@ def grade_one(root, assignment, student, state_dir, lock_path, fingerprint):
         # there and paths like the grading secret's default are relative to it. The parent's
         # working directory is untouched (this process ends with os._exit below).
         os.chdir(root)
+        from grnn_ref.autograde import worker
+        worker.share_gradebook_engine()   # before the lock wraps Gradebook.__init__
         if lock_path:
             install_gradebook_lock(lock_path)
         from nbgrader.apps.autogradeapp import AutogradeApp
         t0 = time.time()
         app = AutogradeApp()
         app.initialize([assignment, "--student", student, "--force"])
+        if hook_done:
+            worker.skip_pre_convert_hook(app.config)
         _wrap_hooks(app.config)
         kept = previous.snapshot(app.coursedir, assignment, student, state_dir)
         try:
@@ -323,6 +330,10 @@ def _preimport():
     import grnn_ref.autograde.sanitize  # noqa: F401
     import grnn_ref.grading.verify  # noqa: F401
     import grnn_ref.grading.feedback  # noqa: F401
+    import grnn_ref.autograde.worker  # noqa: F401
+    import sqlalchemy.orm  # noqa: F401
+    from grnn_ref.autograde.execute import font_cache
+    font_cache()  # matplotlib's font list for the kernels, built once (see execute.py)
 
 
 def grade_class(assignment, jobs=2, resume=False, students=None, shard=None, root=".",
@@ -367,6 +378,7 @@ def grade_class(assignment, jobs=2, resume=False, students=None, shard=None, roo
         changed = sorted({c for cs in regrade_because.values() for c in cs})
         print(f"{assignment}: regrading {len(regrade_because)} student(s) graded before, because "
               f"these changed since: {', '.join(changed)}", file=out)
+    hook_done = bool(todo)  # the pre-convert hook ran above, once for the class
     bar = None
     if progress:
         from tqdm import tqdm
@@ -412,7 +424,8 @@ def grade_class(assignment, jobs=2, resume=False, students=None, shard=None, roo
                 sys.stderr.flush()
                 pid = os.fork()
                 if pid == 0:
-                    grade_one(root, assignment, s, state_dir, lock_path, fingerprints[s])
+                    grade_one(root, assignment, s, state_dir, lock_path, fingerprints[s],
+                              hook_done)
                 running[pid] = (s, time.time())
             pid, status = os.waitpid(-1, os.WNOHANG)
             if pid == 0:
@@ -544,7 +557,10 @@ def main(argv=None):
         description="Grade every submitted student of an assignment with N parallel workers "
                     "(nbgrader autograde per student, same config and gradebook).")
     p.add_argument("assignment")
-    p.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1)
+    # one more worker than cores: while the others' notebooks run, one worker's sandboxed kernel
+    # starts and nbgrader sets it up (python -m grnn_ref.autograde bench measures both)
+    p.add_argument("--jobs", "-j", type=int, default=(os.cpu_count() or 1) + 1,
+                   help="parallel workers (default: the number of cores + 1)")
     p.add_argument("--resume", action="store_true",
                    help="skip students already graded whose submission did not change")
     p.add_argument("--students", nargs="+", help="grade only these students")
