@@ -99,11 +99,11 @@ def test_feedback_pages_have_local_mathjax_wrapping_and_no_noise(course):
     assert text.count("no result was recorded") <= 1  # only the decay-rate cell: NameError
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
-def test_feedback_page_typesets_offline_and_wraps_in_a_browser(course):
+def _open_feedback_page(url):
+    """Load the page with every request but file:// refused; returns what the page did."""
     from playwright.sync_api import sync_playwright
 
-    requested = []
+    requested, failed = [], []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM),
                                      args=["--no-sandbox", "--disable-gpu"])
@@ -117,15 +117,27 @@ def test_feedback_page_typesets_offline_and_wraps_in_a_browser(course):
                 else:
                     r.abort()
             page.route("**/*", route)
-            failed = []
             page.on("requestfailed", lambda req: failed.append(req.url))
-            page.goto(_page(course, "bea").as_uri())
+            page.goto(url)
             page.wait_for_selector("mjx-container", timeout=60_000)
             n_math = page.evaluate("document.querySelectorAll('mjx-container').length")
             overflow = page.evaluate(
                 "document.documentElement.scrollWidth - document.documentElement.clientWidth")
         finally:
             browser.close()
+    return requested, failed, n_math, overflow
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
+def test_feedback_page_typesets_offline_and_wraps_in_a_browser(course):
+    # In a thread of its own: Playwright's sync API refuses to start in a thread whose asyncio
+    # loop is running, as it is on a pytest-xdist worker that also holds the website tests'
+    # browser session open.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        requested, failed, n_math, overflow = pool.submit(
+            _open_feedback_page, _page(course, "bea").as_uri()).result()
     assert [u for u in requested if not u.startswith("file://")] == []
     assert failed == []
     assert n_math > 10
