@@ -272,11 +272,15 @@ def tricks(repo, course, lookup):
                       return np.zeros(xs.shape[:2] + (h0.shape[1],), xs.dtype), None
                   """)),
         # -------- 2. limits
+        # Waits in its loop rather than spinning: the grader's timeout and interrupt are the same,
+        # and the four cells that call it would otherwise burn 4 x the cell timeout of CPU in
+        # every test run (the trick below spins, and is stopped after one cell).
         Trick("infinite_loop", "loops forever in the function under test", ALL_ZERO,
               step=code("""
+                  import time
                   def rnn_step_forward(x, h_prev, p):
                       while True:
-                          pass
+                          time.sleep(0.01)
                   """)),
         Trick("loop_ignoring_interrupt", "loops forever and ignores the interrupt", STEP_ONLY,
               forward=code("""
