@@ -273,14 +273,7 @@ def grade_class_distributed(assignment, scheduler, root=".", students=None, shar
 
     root = os.path.abspath(root)
     coursedir, config = parallel.load_course(root)
-    all_students = parallel.submitted_students(coursedir, assignment)
-    if students:
-        unknown = sorted(set(students) - set(all_students))
-        if unknown:
-            raise ValueError(f"students={unknown}: no submission of {assignment!r} in "
-                             f"{coursedir.submitted_directory!r} (found {len(all_students)})")
-        all_students = [s for s in all_students if s in set(students)]
-    todo = [s for s in all_students if parallel.in_shard(s, shard)]
+    todo = parallel.select_students(coursedir, assignment, students, shard)
     state_dir = os.path.join(root, parallel.STATE_DIR, assignment)
     os.makedirs(state_dir, exist_ok=True)
 

@@ -336,11 +336,9 @@ def _preimport():
     font_cache()  # matplotlib's font list for the kernels, built once (see execute.py)
 
 
-def grade_class(assignment, jobs=2, resume=False, students=None, shard=None, root=".",
-                student_timeout=1800.0, progress=True, out=sys.stdout):
-    """Grade every submitted student of `assignment`; returns the summary dict (see module doc)."""
-    root = os.path.abspath(root)
-    coursedir, _config = load_course(root)
+def select_students(coursedir, assignment, students=None, shard=None):
+    """The submitted students of `assignment` to grade: those named (all if None; a name with no
+    submission is a ValueError), then those of `shard`."""
     all_students = submitted_students(coursedir, assignment)
     if students:
         unknown = sorted(set(students) - set(all_students))
@@ -348,7 +346,15 @@ def grade_class(assignment, jobs=2, resume=False, students=None, shard=None, roo
             raise ValueError(f"students={unknown}: no submission of {assignment!r} in "
                              f"{coursedir.submitted_directory!r} (found {len(all_students)})")
         all_students = [s for s in all_students if s in set(students)]
-    todo = [s for s in all_students if in_shard(s, shard)]
+    return [s for s in all_students if in_shard(s, shard)]
+
+
+def grade_class(assignment, jobs=2, resume=False, students=None, shard=None, root=".",
+                student_timeout=1800.0, progress=True, out=sys.stdout):
+    """Grade every submitted student of `assignment`; returns the summary dict (see module doc)."""
+    root = os.path.abspath(root)
+    coursedir, _config = load_course(root)
+    todo = select_students(coursedir, assignment, students, shard)
     state_dir = os.path.join(root, STATE_DIR, assignment)
     os.makedirs(state_dir, exist_ok=True)
     db_file = sqlite_path(coursedir.db_url)
