@@ -1,5 +1,6 @@
 """Chapter 9's reference: the linear recurrence by loop and by scan, minGRU/minLSTM forward and
 backward (gradient-checked), and the torch modules against the numpy reference."""
+import json
 import math
 
 import numpy as np
@@ -282,3 +283,37 @@ def test_a_short_minimal_cell_language_model_run_is_deterministic_and_learns():
     assert a.config["layers"] == 2 and a.n_params == C.count_params("mingru", 24, 8, V, 2)
     assert a.val_loss < C.UNIFORM_BASELINE and a.curve[-1][1] < a.curve[0][1]
     assert a.model()(torch.zeros(3, 1, dtype=torch.int64))[1].shape == (2, 1, 24)
+
+
+def test_the_committed_character_model_results_hold_what_chapter_9_says():
+    from grnn_ref.experiments import charlm as C
+    from grnn_ref.experiments import revival
+    res = revival.load_charlm()
+    cfg = res["config"]
+    assert cfg["size"] == "full" and cfg["torch_threads"] == 1 and cfg["seed"] == 0
+    assert [(r["label"], r["cell"], r["layers"]) for r in res["rows"]] == list(
+        revival.CHARLM_MODELS)
+    budget = C.count_params("lstm", 256, 64)          # chapter 8's equal-parameter budget
+    assert cfg["params"] == budget
+    assert revival.charlm_table(res) and res["baselines"]["unigram"] == pytest.approx(
+        3.3473284841065922)
+    for r in res["rows"]:
+        assert r["steps"] == cfg["steps"] and r["cpu_s"] > 0
+        assert r["H"] == C.hidden_for_params(r["cell"], budget, 64, layers=r["layers"])
+        assert r["parameters"] == C.count_params(r["cell"], r["H"], 64, layers=r["layers"])
+        assert abs(r["parameters"] - budget) / budget < 0.01
+        assert r["val_loss"] < res["baselines"]["unigram"]
+    loss = {r["label"]: r["val_loss"] for r in res["rows"]}
+    # what the chapter's prose says of these numbers
+    assert max(loss["GRU"], loss["LSTM"]) < min(loss["minGRU"], loss["minLSTM"],
+                                                 loss["minGRU, 2 layers"])
+    # a second layer recovers part of the gap, not all of it
+    assert loss["LSTM"] < loss["minGRU, 2 layers"] < min(loss["minGRU"], loss["minLSTM"])
+    H = {r["label"]: r["H"] for r in res["rows"]}
+    assert 5 <= H["minLSTM"] / H["LSTM"] < H["minGRU"] / H["LSTM"] <= 7
+    ms = {r["label"]: r["cpu_s"] / r["steps"] for r in res["rows"]}
+    assert min(ms["minGRU"], ms["minLSTM"]) > ms["LSTM"]
+    with open(C.DATA_DIR / "charlm_results.json") as f:     # chapter 8's 3000 steps
+        ch8 = {r["run"]: r for r in json.load(f)["rows"]}
+    assert ch8["LSTM"]["steps"] == 3000 > cfg["steps"]
+    assert ch8["LSTM"]["val loss (nats/char)"] < loss["GRU"]
