@@ -301,7 +301,7 @@ def test_the_committed_character_model_results_hold_what_chapter_9_says():
         assert r["steps"] == cfg["steps"] and r["cpu_s"] > 0
         assert r["H"] == C.hidden_for_params(r["cell"], budget, 64, layers=r["layers"])
         assert r["parameters"] == C.count_params(r["cell"], r["H"], 64, layers=r["layers"])
-        assert abs(r["parameters"] - budget) / budget < 0.01
+        assert abs(r["parameters"] - budget) / budget < 0.002      # "to within 0.2%"
         assert r["val_loss"] < res["baselines"]["unigram"]
     loss = {r["label"]: r["val_loss"] for r in res["rows"]}
     # what the chapter's prose says of these numbers
