@@ -317,3 +317,16 @@ def test_the_committed_character_model_results_hold_what_chapter_9_says():
         ch8 = {r["run"]: r for r in json.load(f)["rows"]}
     assert ch8["LSTM"]["steps"] == 3000 > cfg["steps"]
     assert ch8["LSTM"]["val loss (nats/char)"] < loss["GRU"]
+
+
+def test_the_character_model_comparison_runs_at_the_quick_size_and_saves(tmp_path):
+    from grnn_ref.experiments import revival
+    with pytest.raises(ValueError, match="size must be one of"):
+        revival.charlm_comparison("huge")
+    res = revival.charlm_comparison("quick", workers=1)
+    assert [r["steps"] for r in res["rows"]] == [20] * 5
+    assert all(math.isfinite(r["val_loss"]) for r in res["rows"])
+    revival.save_charlm(res, tmp_path)
+    back = revival.load_charlm(tmp_path / "revival_charlm.json")
+    assert back["rows"][2]["H"] == res["rows"][2]["H"] and back["config"]["size"] == "quick"
+    assert (tmp_path / "revival_charlm.md").read_text().startswith("| model | H |")
