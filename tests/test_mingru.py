@@ -1,5 +1,6 @@
 """Chapter 9's reference: the linear recurrence by loop and by scan, minGRU/minLSTM forward and
 backward (gradient-checked), and the torch modules against the numpy reference."""
+import json
 import math
 
 import numpy as np
@@ -234,3 +235,98 @@ def test_the_committed_results_hold_what_chapter_9_reads():
     fut = {(r["direction"], r["shift"]): r["accuracy"] for r in res["future"]}
     assert fut[("unidirectional", 3)] < 0.2 and fut[("bidirectional", 3)] > 0.9
     assert min(fut[("unidirectional", -3)], fut[("bidirectional", -3)]) > 0.9
+
+
+# ------------------------------------------------------------------ chapter 8's model, minimal cells
+def test_the_character_model_takes_the_minimal_cells_with_their_parameter_count():
+    from grnn_ref.experiments import charlm as C
+    for cell, layers in (("mingru", 1), ("minlstm", 1), ("mingru", 2), ("gru", 2)):
+        m = C.CharLM(cell, 65, 37, 11, layers=layers)
+        assert C.count_params(cell, 37, 11, layers=layers) == sum(
+            p.numel() for p in m.parameters())
+    budget = C.count_params("lstm", 256, 64)
+    Hs = {}
+    for cell, layers in (("mingru", 1), ("minlstm", 1), ("mingru", 2)):
+        H = Hs[(cell, layers)] = C.hidden_for_params(cell, budget, 64, layers=layers)
+        assert abs(C.count_params(cell, H, 64, layers=layers) - budget) / budget < 0.01
+    # no H x H matrix: one minimal layer gets a far larger state than the LSTM's 256
+    assert Hs[("mingru", 1)] > Hs[("minlstm", 1)] > 1000 > Hs[("mingru", 2)] > 256
+    with pytest.raises(ValueError, match="cell must be one of"):
+        C.CharLM("minrnn")
+    with pytest.raises(ValueError, match="layers must be a positive int"):
+        C.CharLM("mingru", layers=0)
+
+
+@pytest.mark.parametrize("cell,layers", [("mingru", 2), ("minlstm", 1)])
+def test_a_minimal_cells_carried_state_continues_the_sequence(cell, layers):
+    from grnn_ref.experiments import charlm as C
+    torch.manual_seed(0)
+    m = C.CharLM(cell, 65, 12, 6, layers=layers).double()
+    ids = torch.randint(0, 65, (9, 3))
+    whole, s_whole = m(ids)
+    first, s = m(ids[:4])
+    assert s.shape == (layers, 3, 12)
+    rest, s_rest = m(ids[4:], s)
+    torch.testing.assert_close(torch.cat([first, rest]), whole, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(s_rest, s_whole, rtol=1e-12, atol=1e-12)
+
+
+def test_a_short_minimal_cell_language_model_run_is_deterministic_and_learns():
+    from grnn_ref.experiments import charlm as C
+    text = C.load_text()[:40_000]
+    kw = dict(hidden=24, embed=8, batch=8, bptt=16, steps=30, lr=1e-2, val_subset=2000,
+              num_threads=1, progress=False, text=text, sample_length=20, layers=2)
+    a = C.train("mingru", **kw)
+    b = C.train("mingru", **kw)
+    assert a.val_loss == b.val_loss and a.samples == b.samples
+    V = len(C.Vocab.from_text(text))              # the characters of this excerpt
+    assert a.config["layers"] == 2 and a.n_params == C.count_params("mingru", 24, 8, V, 2)
+    assert a.val_loss < C.UNIFORM_BASELINE and a.curve[-1][1] < a.curve[0][1]
+    assert a.model()(torch.zeros(3, 1, dtype=torch.int64))[1].shape == (2, 1, 24)
+
+
+def test_the_committed_character_model_results_hold_what_chapter_9_says():
+    from grnn_ref.experiments import charlm as C
+    from grnn_ref.experiments import revival
+    res = revival.load_charlm()
+    cfg = res["config"]
+    assert cfg["size"] == "full" and cfg["torch_threads"] == 1 and cfg["seed"] == 0
+    assert [(r["label"], r["cell"], r["layers"]) for r in res["rows"]] == list(
+        revival.CHARLM_MODELS)
+    budget = C.count_params("lstm", 256, 64)          # chapter 8's equal-parameter budget
+    assert cfg["params"] == budget
+    assert revival.charlm_table(res) and res["baselines"]["unigram"] == pytest.approx(
+        3.3473284841065922)
+    for r in res["rows"]:
+        assert r["steps"] == cfg["steps"] and r["cpu_s"] > 0
+        assert r["H"] == C.hidden_for_params(r["cell"], budget, 64, layers=r["layers"])
+        assert r["parameters"] == C.count_params(r["cell"], r["H"], 64, layers=r["layers"])
+        assert abs(r["parameters"] - budget) / budget < 0.002      # "to within 0.2%"
+        assert r["val_loss"] < res["baselines"]["unigram"]
+    loss = {r["label"]: r["val_loss"] for r in res["rows"]}
+    # what the chapter's prose says of these numbers
+    assert max(loss["GRU"], loss["LSTM"]) < min(loss["minGRU"], loss["minLSTM"],
+                                                 loss["minGRU, 2 layers"])
+    # a second layer recovers part of the gap, not all of it
+    assert loss["LSTM"] < loss["minGRU, 2 layers"] < min(loss["minGRU"], loss["minLSTM"])
+    H = {r["label"]: r["H"] for r in res["rows"]}
+    assert 5 <= H["minLSTM"] / H["LSTM"] < H["minGRU"] / H["LSTM"] <= 7
+    ms = {r["label"]: r["cpu_s"] / r["steps"] for r in res["rows"]}
+    assert min(ms["minGRU"], ms["minLSTM"]) > ms["LSTM"]
+    with open(C.DATA_DIR / "charlm_results.json") as f:     # chapter 8's 3000 steps
+        ch8 = {r["run"]: r for r in json.load(f)["rows"]}
+    assert ch8["LSTM"]["steps"] == 3000 > cfg["steps"]
+    assert ch8["LSTM"]["val loss (nats/char)"] < loss["GRU"]
+
+
+def test_the_character_model_comparison_runs_at_the_quick_size_and_saves(tmp_path):
+    from grnn_ref.experiments import revival
+    with pytest.raises(ValueError, match="size must be one of"):
+        revival.charlm_comparison("huge")
+    res = revival.charlm_comparison("quick", workers=1)
+    assert [r["steps"] for r in res["rows"]] == [20] * 5
+    assert all(math.isfinite(r["val_loss"]) for r in res["rows"])
+    revival.save_charlm(res, tmp_path)
+    back = revival.load_charlm(tmp_path / "revival_charlm.json")
+    assert back["rows"][2]["H"] == res["rows"][2]["H"] and back["config"]["size"] == "quick"
+    assert (tmp_path / "revival_charlm.md").read_text().startswith("| model | H |")

@@ -14,7 +14,7 @@ or from a shell (full size, progress bars, saves into results/<name>/):
     python -m grnn_ref.experiments adding [--size full|book|quick] [--quick] [--out DIR]
 
 Experiments (EXPERIMENTS): bound, gradient_flow, adding, copy, lstm_t100, clipping, gates, charlm,
-revival.
+revival, revival_charlm.
 
 Book presets (size="book"; CPU seconds measured on one core of the course machine, seed 0):
     chapter 3  run("bound") ~6 s; run("gradient_flow") ~4 s; run("clipping") ~12 s;
@@ -26,7 +26,9 @@ Book presets (size="book"; CPU seconds measured on one core of the course machin
     chapter 8  loads the committed checkpoint and results of run("charlm", "full") (~40 min,
                1 torch thread): grnn_ref/data/charlm_lstm.pt, charlm_results.json
     chapter 9  reads the committed results of run("revival", "full") (26 min wall, 1 torch thread):
-               grnn_ref/data/revival_results.json and revival_*.md
+               grnn_ref/data/revival_results.json and revival_*.md, and of
+               run("revival_charlm", "full") (minimal cells on chapter 8's character model,
+               2 processes): grnn_ref/data/revival_charlm.json
 A chapter that needs the same trained models twice should keep the ExperimentResult and reuse
 `res.data["results"]` (TrainResults) instead of training again, e.g.
 gates_experiment("book", trained={"lstm": ..., "gru": ...}).

@@ -40,7 +40,7 @@ __all__ = ["DATA_DIR", "TEXT_PATH", "CHECKPOINT_PATH", "Vocab", "load_text", "sp
            "unigram_entropy", "CharLM", "count_params", "hidden_for_params", "train",
            "CharLMResult", "evaluate", "sample", "save_checkpoint", "load_checkpoint",
            "cell_activations", "line_features", "find_units", "activation_html",
-           "UNIFORM_BASELINE", "NANOGPT", "CHARLM_SIZES", "charlm_experiment"]
+           "UNIFORM_BASELINE", "NANOGPT", "CHARLM_SIZES", "charlm_experiment", "CELLS"]
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 TEXT_PATH = DATA_DIR / "tinyshakespeare.txt"
@@ -124,14 +124,19 @@ def _make_model_class():
         for the RNN and GRU, (h, c) for the LSTM, each with a leading layer axis as torch.nn.
         """
 
-        def __init__(self, cell, vocab_size=65, hidden=256, embed=64, dropout=0.0):
+        def __init__(self, cell, vocab_size=65, hidden=256, embed=64, dropout=0.0, layers=1):
             super().__init__()
-            if cell not in ("rnn", "lstm", "gru"):
-                raise ValueError(f"CharLM: cell must be 'rnn', 'lstm' or 'gru', got {cell!r}")
+            if cell not in CELLS:
+                raise ValueError(f"CharLM: cell must be one of {CELLS}, got {cell!r}")
+            _check_layers("CharLM", layers)
             self.cell, self.vocab_size, self.hidden, self.embed_size = cell, vocab_size, hidden, embed
+            self.layers = layers
             self.embed = nn.Embedding(vocab_size, embed)
-            rnn = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell]
-            self.rnn = rnn(embed, hidden)
+            if cell in MIN_CELLS:
+                self.rnn = _MinStack(cell, embed, hidden, layers)
+            else:
+                rnn = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell]
+                self.rnn = rnn(embed, hidden) if layers == 1 else rnn(embed, hidden, layers)
             self.drop = nn.Dropout(dropout)
             self.head = nn.Linear(hidden, vocab_size)
 
@@ -151,10 +156,40 @@ def _make_model_class():
                 return tuple(s.detach() for s in state)
             return state.detach()
 
+    class _MinStack(nn.Module):
+        """`layers` minGRU or minLSTM layers (grnn_ref.min_modules, by their loop: the same
+        function as the scan, faster on one CPU core), each reading the states of the one
+        below. forward(xs (T, B, E), state (layers, B, H) or None) -> (hs (T, B, H), state):
+        a minimal cell's state is h alone, laid out as torch.nn.GRU's."""
+
+        def __init__(self, cell, embed, hidden, layers):
+            super().__init__()
+            from grnn_ref.min_modules import MinGRU, MinLSTM
+            cls = MinGRU if cell == "mingru" else MinLSTM
+            self.cells = nn.ModuleList([cls(embed if k == 0 else hidden, hidden,
+                                            mode="sequential") for k in range(layers)])
+
+        def forward(self, xs, state=None):
+            finals = []
+            for k, layer in enumerate(self.cells):
+                xs, h_T = layer(xs, None if state is None else state[k])
+                finals.append(h_T)
+            return xs, torch.stack(finals)
+
     return CharLM
 
 
 _CLASSES = {}
+
+#: The cells CharLM accepts; the minimal cells (chapter 9) have no H x H matrix.
+CELLS = ("rnn", "lstm", "gru", "mingru", "minlstm")
+MIN_CELLS = ("mingru", "minlstm")
+_GATES = {"rnn": 1, "lstm": 4, "gru": 3, "mingru": 2, "minlstm": 3}
+
+
+def _check_layers(where, layers):
+    if not isinstance(layers, int) or isinstance(layers, bool) or layers < 1:
+        raise ValueError(f"{where}: layers must be a positive int, got {layers!r}")
 
 
 def __getattr__(name):
@@ -165,17 +200,30 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def count_params(cell, hidden, embed=64, vocab_size=65):
-    """Number of parameters of CharLM(cell, vocab_size, hidden, embed), computed by formula."""
-    G = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
-    recurrent = G * hidden * (embed + hidden) + 2 * G * hidden
+def count_params(cell, hidden, embed=64, vocab_size=65, layers=1):
+    """Number of parameters of CharLM(cell, vocab_size, hidden, embed, layers=layers),
+    computed by formula. A torch cell's layer has G*H*(D + H) weights and 2*G*H biases; a
+    minimal cell's layer only G*H*D weights and G*H biases (its gates read x_t alone)."""
+    if cell not in CELLS:
+        raise ValueError(f"count_params: cell must be one of {CELLS}, got {cell!r}")
+    _check_layers("count_params", layers)
+    G = _GATES[cell]
+    recurrent = 0
+    for k in range(layers):
+        D = embed if k == 0 else hidden
+        if cell in MIN_CELLS:
+            recurrent += G * hidden * D + G * hidden
+        else:
+            recurrent += G * hidden * (D + hidden) + 2 * G * hidden
     return vocab_size * embed + recurrent + hidden * vocab_size + vocab_size
 
 
-def hidden_for_params(cell, n_params, embed=64, vocab_size=65):
+def hidden_for_params(cell, n_params, embed=64, vocab_size=65, layers=1):
     """The H whose CharLM(cell) has the parameter count closest to n_params (equal-size
-    comparisons: an RNN gets a larger H than a GRU, a GRU a larger H than an LSTM)."""
-    return min(range(1, 4096), key=lambda H: abs(count_params(cell, H, embed, vocab_size) - n_params))
+    comparisons: an RNN gets a larger H than a GRU, a GRU a larger H than an LSTM, and a
+    single minimal layer, with no H x H matrix, a far larger one)."""
+    return min(range(1, 8192), key=lambda H: abs(
+        count_params(cell, H, embed, vocab_size, layers) - n_params))
 
 
 # --------------------------------------------------------------------------- training
@@ -243,7 +291,7 @@ class CharLMResult:
     def model(self):
         CharLM = __getattr__("CharLM")
         m = CharLM(self.cell, self.config["vocab_size"], self.config["hidden"], self.config["embed"],
-                   dropout=self.config.get("dropout", 0.0))
+                   dropout=self.config.get("dropout", 0.0), layers=self.config.get("layers", 1))
         m.load_state_dict(self.state_dict)
         m.eval()
         return m
@@ -262,10 +310,11 @@ SAMPLE_STEPS = (1, 30, 100, 300, 1000, 3000, 10000)
 def train(cell, *, hidden=256, embed=64, batch=32, bptt=128, steps=1500, lr=3e-3,
           final_lr_fraction=0.1, clip=1.0, dropout=0.0, time_budget=None, seed=0,
           eval_every=None, val_subset=None, keep_best=False, sample_every=None,
-          sample_length=200, num_threads=1, progress=None, text=None):
+          sample_length=200, num_threads=1, progress=None, text=None, layers=1):
     """Train a CharLM on the training 90% of tiny Shakespeare with stateful truncated BPTT.
 
-    cell: "rnn", "lstm" or "gru". hidden: H; embed: embedding size E. batch: streams read in
+    cell: "rnn", "lstm", "gru", or the minimal cells of chapter 9, "mingru" and "minlstm"
+    (state h alone, carried like the GRU's); layers: stacked recurrent layers. hidden: H; embed: embedding size E. batch: streams read in
     parallel; bptt: truncation length (characters per chunk). steps: Adam updates; lr: peak
     learning rate, decayed by a cosine to final_lr_fraction * lr at the last step (a fixed-budget
     run gains most from ending at a small rate). clip: gradient-norm clipping threshold.
@@ -295,7 +344,10 @@ def train(cell, *, hidden=256, embed=64, batch=32, bptt=128, steps=1500, lr=3e-3
                   final_lr_fraction=final_lr_fraction, clip=clip, seed=seed,
                   dropout=dropout, time_budget=time_budget, vocab_size=len(vocab),
                   num_threads=num_threads, val_subset=val_subset, keep_best=keep_best)
-    result = CharLMResult(cell=cell, config=config, n_params=count_params(cell, hidden, embed, len(vocab)))
+    if layers != 1:
+        config["layers"] = layers        # (absent for one layer: chapter 8's records)
+    result = CharLMResult(cell=cell, config=config,
+                          n_params=count_params(cell, hidden, embed, len(vocab), layers))
     rng = np.random.default_rng([seed, 8])
     old_threads = torch.get_num_threads()
     if num_threads is not None:
@@ -304,7 +356,7 @@ def train(cell, *, hidden=256, embed=64, batch=32, bptt=128, steps=1500, lr=3e-3
     bar = None
     try:
         torch.manual_seed(seed)
-        model = CharLM(cell, len(vocab), hidden, embed, dropout=dropout)
+        model = CharLM(cell, len(vocab), hidden, embed, dropout=dropout, layers=layers)
         opt = torch.optim.Adam(model.parameters(), lr=lr)
         train_time = 0.0           # training wall time, evaluations and samples excluded
         val_eval = val_ids if val_subset is None else val_ids[:val_subset]
@@ -436,7 +488,8 @@ def load_checkpoint(path=CHECKPOINT_PATH):
     blob = torch.load(path, map_location="cpu", weights_only=True)
     rec = blob["record"]
     cfg = rec["config"]
-    model = CharLM(rec["cell"], cfg["vocab_size"], cfg["hidden"], cfg["embed"])
+    model = CharLM(rec["cell"], cfg["vocab_size"], cfg["hidden"], cfg["embed"],
+                   layers=cfg.get("layers", 1))
     model.load_state_dict({k: v.float() for k, v in blob["state_dict"].items()})
     model.eval()
     return model, rec

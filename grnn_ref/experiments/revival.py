@@ -31,7 +31,8 @@ import time
 import numpy as np
 
 __all__ = ["revival_experiment", "timing", "train_task", "future_task", "save_committed",
-           "load_committed", "PAPER", "RESULTS_PATH"]
+           "load_committed", "PAPER", "RESULTS_PATH", "charlm_comparison", "charlm_table",
+           "save_charlm", "load_charlm", "CHARLM_SIZES", "CHARLM_MODELS", "CHARLM_PATH"]
 
 RESULTS_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data",
                             "revival_results.json")
@@ -329,5 +330,105 @@ def save_committed(res, folder=None):
 
 def load_committed(path=RESULTS_PATH):
     """The committed results of `python -m grnn_ref.experiments revival` (full size)."""
+    with open(path) as f:
+        return json.load(f)
+
+
+# ------------------------------------------------------------------ the character model
+#: Chapter 8's character model (grnn_ref.experiments.charlm) with the minimal cells: every model
+#: at the parameter count of chapter 8's LSTM with H = `lstm_hidden` (its "full" equal-parameter
+#: comparison), the same split, batch, bptt, learning rate and seed; `steps` updates each.
+CHARLM_SIZES = {
+    "quick": dict(lstm_hidden=32, embed=16, batch=8, bptt=32, steps=20, val_subset=4096),
+    "book": dict(lstm_hidden=64, embed=32, batch=16, bptt=64, steps=250, val_subset=20000),
+    "full": dict(lstm_hidden=256, embed=64, batch=32, bptt=64, steps=600, val_subset=20000),
+}
+#: (label, cell, layers), in the order of the table
+CHARLM_MODELS = (("GRU", "gru", 1), ("LSTM", "lstm", 1), ("minGRU", "mingru", 1),
+                 ("minLSTM", "minlstm", 1), ("minGRU, 2 layers", "mingru", 2))
+#: the order in which they start, longest first (measured per step at the full size: one wide
+#: minimal layer is the slowest here, its loop runs over a (32, ~1500) state)
+_CHARLM_START = (3, 2, 0, 4, 1)
+CHARLM_PATH = os.path.join(os.path.dirname(RESULTS_PATH), "revival_charlm.json")
+
+
+def _charlm_run(label, cell, layers, n_params, cfg, seed):
+    """One equal-parameter run (in a worker process): its record, with the CPU seconds of the
+    process spent in `train` (one torch thread; the final evaluation included)."""
+    from grnn_ref.experiments import charlm
+    cfg = dict(cfg)
+    cfg.pop("lstm_hidden")
+    H = charlm.hidden_for_params(cell, n_params, cfg["embed"], layers=layers)
+    c0 = time.process_time()
+    r = charlm.train(cell, hidden=H, layers=layers, seed=seed, num_threads=1, progress=False,
+                     sample_length=120, **cfg)
+    cpu = time.process_time() - c0
+    return {"label": label, "cell": cell, "layers": layers, "H": H, "parameters": r.n_params,
+            "steps": r.steps_done, "val_loss": r.val_loss, "val_curve": r.val_curve,
+            "cpu_s": cpu, "train_wall_s": r.train_time,
+            "sample": r.samples[-1][1]}
+
+
+def charlm_comparison(size="full", *, seed=0, workers=2, say=None):
+    """GRU, LSTM, minGRU, minLSTM and a 2-layer minGRU on chapter 8's character model at
+    equal parameter count (short runs: CHARLM_SIZES[size]["steps"] updates each).
+    workers: processes running at once (each one torch thread); 1 runs them here in turn.
+    Returns {"rows": [...], "config": {...}, "baselines": {...}, "chapter8": [...]}."""
+    if size not in CHARLM_SIZES:
+        raise ValueError(f"charlm_comparison: size must be one of {tuple(CHARLM_SIZES)}, "
+                         f"got {size!r}")
+    from grnn_ref.experiments import charlm
+    cfg = dict(CHARLM_SIZES[size])
+    n_params = charlm.count_params("lstm", cfg["lstm_hidden"], cfg["embed"])
+    jobs = [(label, cell, layers, n_params, cfg, seed) for label, cell, layers in CHARLM_MODELS]
+    t0 = time.perf_counter()
+    if workers > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as ex:
+            futures = {k: ex.submit(_charlm_run, *jobs[k]) for k in _CHARLM_START}
+            rows = []
+            for k in range(len(jobs)):
+                rows.append(futures[k].result())
+                if say:
+                    say(f"charlm {rows[-1]['label']}: {rows[-1]['val_loss']:.4f}")
+    else:
+        rows = []
+        for job in jobs:
+            rows.append(_charlm_run(*job))
+            if say:
+                say(f"charlm {rows[-1]['label']}: {rows[-1]['val_loss']:.4f}")
+    text = charlm.load_text()
+    vocab = charlm.Vocab.from_text(text)
+    train_ids, val_ids = charlm.split(vocab.encode(text))
+    baselines = {"uniform ln 65": charlm.UNIFORM_BASELINE,
+                 "unigram": charlm.unigram_entropy(val_ids, len(vocab), train_ids)}
+    return {"rows": rows, "baselines": baselines,
+            "config": dict(cfg, size=size, seed=seed, params=n_params, workers=workers,
+                           torch_threads=1, torch_version=_torch().__version__,
+                           wall_s=time.perf_counter() - t0,
+                           command="OMP_NUM_THREADS=1 nice python -m grnn_ref.experiments "
+                                   f"revival_charlm --size {size}")}
+
+
+def charlm_table(res):
+    return [{"model": r["label"], "H": r["H"], "parameters": r["parameters"],
+             "steps": r["steps"], "val loss (nats/char)": round(r["val_loss"], 3),
+             "CPU s": round(r["cpu_s"]), "ms per step": round(1000 * r["cpu_s"] / r["steps"])}
+            for r in res["rows"]]
+
+
+def save_charlm(res, folder=None):
+    """Write revival_charlm.json and revival_charlm.md into `folder` (default grnn_ref/data)."""
+    folder = folder or os.path.dirname(CHARLM_PATH)
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "revival_charlm.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    with open(os.path.join(folder, "revival_charlm.md"), "w") as f:
+        f.write(_markdown(charlm_table(res)))
+
+
+def load_charlm(path=CHARLM_PATH):
+    """The committed results of `python -m grnn_ref.experiments revival_charlm`."""
     with open(path) as f:
         return json.load(f)

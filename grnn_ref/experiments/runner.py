@@ -172,6 +172,17 @@ def _revival(size, seed, progress, out=None, **kw):
                 figures={}, data=res, config=res["config"])
 
 
+def _revival_charlm(size, seed, progress, out=None, **kw):
+    from grnn_ref.experiments import revival
+    say = None if progress is False else (lambda msg: print(msg, flush=True))
+    res = revival.charlm_comparison(size, seed=seed, say=say, **kw)
+    if out is not None:
+        revival.save_charlm(res, out)
+    table = revival.charlm_table(res)
+    return dict(rows=table, tables={"table": table}, figures={}, data=res,
+                config=res["config"])
+
+
 #: name -> (function, one-line description)
 EXPERIMENTS = {
     "bound": (_bound, "Jacobian products of the tanh RNN vs Pascanu's bound (sigma_max)^k"),
@@ -185,10 +196,12 @@ EXPERIMENTS = {
                         "3-minute and long LSTM runs, checkpoint"),
     "revival": (_revival, "minGRU/minLSTM (scan vs loop) vs GRU/LSTM: time per step at T = 64.."
                           "4096, adding and copy at T = 100; bidirectional GRU"),
+    "revival_charlm": (_revival_charlm, "minGRU/minLSTM vs GRU/LSTM on chapter 8's character "
+                                        "model at equal parameter count (short runs)"),
 }
 
 #: experiments that write files of their own (a checkpoint) into `out` while they run
-_TAKES_OUT = {"charlm", "revival"}
+_TAKES_OUT = {"charlm", "revival", "revival_charlm"}
 
 
 def run(name, size="book", *, seed=0, progress=None, out=None, **overrides):
