@@ -93,3 +93,19 @@ def test_book_train_does_not_answer_another_configuration_or_other_code(empty_st
 def test_arguments_that_cannot_be_stored_are_refused_with_the_reason(empty_store):
     with pytest.raises(TypeError, match="plain value"):
         runstore.book_train(**{**TINY, "fixed_gates": {"f": object()}})
+
+
+def test_book_train_all_answers_stored_runs_without_training_and_trains_only_the_misses(
+        empty_store, monkeypatch):
+    runstore._save(runstore._normalise((), TINY), train(**TINY), runstore.code_fingerprint())
+    other = {**TINY, "seed": 2}
+    out = runstore.book_train_all({"stored": TINY, "new": other}, processes=1)
+    assert list(out) == ["stored", "new"]
+    assert out["stored"].stored is True and out["new"].stored is False
+    assert [m["train_config"]["seed"] for m in _misses(empty_store)] == [2]
+    assert out["new"].test_loss == pytest.approx(train(**other).test_loss, rel=1e-6)
+
+    # all stored: nothing trains (a training call here would fail the test)
+    monkeypatch.setattr(runstore, "_train_live", None)
+    again = runstore.book_train_all({"stored": TINY})
+    assert again["stored"].stored is True

@@ -6,6 +6,7 @@ cost most of the build's CPU time. `book_train` is `training.train` with a store
 
     from grnn_ref.experiments.runstore import book_train
     run = book_train("lstm", "adding", 50, steps=800, forget_bias=1.0, ...)   # a TrainResult
+    runs = book_train_all({"a": dict(cell="lstm", ...), "b": ...})   # {label: TrainResult}
 
 - the store is ``grnn_ref/data/chapter_runs/<key>.pt``, one file per run, keyed by the complete
   configuration (every argument of `train`, defaults filled in);
@@ -32,7 +33,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-__all__ = ["book_train", "run_key", "code_fingerprint", "STORE_DIR", "TRAINING_SOURCES",
+__all__ = ["book_train", "book_train_all", "run_key", "code_fingerprint", "STORE_DIR", "TRAINING_SOURCES",
            "stored_runs", "refresh", "main"]
 
 _PKG = Path(__file__).resolve().parents[1]
@@ -137,21 +138,60 @@ def book_train(*args, **kwargs):
     from grnn_ref.experiments.training import train
 
     config = _normalise(args, kwargs)
-    path = _path(config)
-    reason = "not stored"
-    if path.exists():
-        stored_config, fingerprint, result = _load(path)
-        if stored_config != config:    # a key collision: never answer another run
-            reason = "key collision"
-        elif fingerprint != code_fingerprint():
-            reason = "stored by other code (stale fingerprint)"
-        else:
-            result.stored = True
-            return result
+    result, reason = _stored(config)
+    if result is not None:
+        return result
     _log_miss(config, reason)
     result = train(**config, progress=kwargs.get("progress"))
     result.stored = False
     return result
+
+
+def _stored(config):
+    """The stored TrainResult of a complete configuration, or (None, why it is not usable)."""
+    path = _path(config)
+    if not path.exists():
+        return None, "not stored"
+    stored_config, fingerprint, result = _load(path)
+    if stored_config != config:    # a key collision: never answer another run
+        return None, "key collision"
+    if fingerprint != code_fingerprint():
+        return None, "stored by other code (stale fingerprint)"
+    result.stored = True
+    return result, None
+
+
+def _train_live(config):
+    from grnn_ref.experiments.training import train
+
+    result = train(**config, progress=False)
+    result.stored = False
+    return result
+
+
+def book_train_all(runs, processes=2):
+    """{label: keyword arguments of `train`} -> {label: TrainResult}, in the same order.
+
+    Each run is answered from the store as by `book_train`; the runs that are not (each logged
+    as a miss) train live, `processes` at a time, each in its own process (one torch thread per
+    run; a process is started only when a run must train)."""
+    configs = {label: _normalise((), kw) for label, kw in runs.items()}
+    results, missing = {}, {}
+    for label, config in configs.items():
+        results[label], reason = _stored(config)
+        if results[label] is None:
+            _log_miss(config, reason)
+            missing[label] = config
+    if missing:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        with ProcessPoolExecutor(max(1, min(processes, len(missing))),
+                                 mp_context=get_context("spawn")) as pool:
+            futures = {label: pool.submit(_train_live, c) for label, c in missing.items()}
+            for label, fut in futures.items():
+                results[label] = fut.result()
+    return {label: results[label] for label in runs}
 
 
 def _train_and_store(config, store):
