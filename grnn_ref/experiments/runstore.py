@@ -90,7 +90,7 @@ def _save(config: dict, result, fingerprint: str, store=None) -> Path:
 
     Path(store or STORE_DIR).mkdir(parents=True, exist_ok=True)
     state = {f.name: getattr(result, f.name) for f in fields(result)}
-    # curves as float32 arrays: a tenth of the size of a pickled list of tuples
+    # curves as float64 arrays: much smaller pickled than lists of (step, loss) tuples
     import numpy as np
     for name in ("curve", "test_curve"):
         state[name] = np.asarray(state[name], dtype=np.float64)
@@ -109,6 +109,7 @@ def _load(path: Path):
 
     from grnn_ref.experiments.training import TrainResult
 
+    # the course's own files (a TrainResult's fields: lists, arrays, tensors, plain values)
     payload = torch.load(path, map_location="cpu", weights_only=False)
     state = dict(payload["result"])
     for name in ("curve", "test_curve"):
@@ -148,7 +149,8 @@ def book_train(*args, **kwargs):
 
 
 def _stored(config):
-    """The stored TrainResult of a complete configuration, or (None, why it is not usable)."""
+    """(the stored TrainResult of a complete configuration, None), or (None, why no stored run
+    may answer it)."""
     path = _path(config)
     if not path.exists():
         return None, "not stored"
