@@ -548,6 +548,35 @@ def test_code_that_scrolls_on_a_phone_shows_a_shadow_where_more_is_hidden(phone,
     assert not phone.errors, phone.errors
 
 
+TABLE_EDGES_JS = """box => ({more: box.scrollWidth - box.clientWidth,
+    left: box.classList.contains('scroll-more-left'),
+    right: box.classList.contains('scroll-more-right'),
+    mask: getComputedStyle(box).maskImage || getComputedStyle(box).webkitMaskImage})"""
+
+
+def test_a_wide_table_on_a_phone_fades_the_edge_where_more_is_hidden(phone, site_url):
+    """Tables scroll inside the theme's container; the edge with more columns behind it fades
+    (table-scroll.js + course.css), on the left once scrolled, and a table that fits is left
+    alone."""
+    page = phone.page
+    page.goto(f"{site_url}/book/06-gated-rnns-compared.html", wait_until="load")
+    boxes = page.locator("article .pst-scrollable-table-container")
+    states = [boxes.nth(i).evaluate(TABLE_EDGES_JS) for i in range(boxes.count())]
+    wide = [i for i, st in enumerate(states) if st["more"] > 1]
+    assert wide, "no table scrolls on a phone in chapter 6: nothing to test"
+    for i, st in enumerate(states):
+        if st["more"] > 1:
+            assert st["right"] and not st["left"] and "gradient" in st["mask"], (i, st)
+        else:
+            assert not st["right"] and not st["left"] and st["mask"] == "none", (i, st)
+    box = boxes.nth(wide[0])
+    box.evaluate("b => { b.scrollLeft = b.scrollWidth; b.dispatchEvent(new Event('scroll')); }")
+    page.wait_for_function("b => b.classList.contains('scroll-more-left')", arg=box.element_handle())
+    end = box.evaluate(TABLE_EDGES_JS)
+    assert end["left"] and not end["right"] and "gradient" in end["mask"], end
+    assert not phone.errors, phone.errors
+
+
 #: WCAG 2 contrast of every piece of text in the article against what is painted behind it (the
 #: first opaque background up the tree, with translucent ones blended over it), and whether
 #: every image sits on a light background: its own (opaque light corners, read back through a
