@@ -39,6 +39,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from collections import Counter
 
@@ -419,8 +420,17 @@ def grade_class(assignment, jobs=2, resume=False, students=None, shard=None, roo
             bar.update(1)
 
     started_at = {}
+    # Ctrl-C (SIGINT) only sets a flag, read at the top of every round: a KeyboardInterrupt raised
+    # wherever the signal lands could be swallowed (e.g. inside logging's at-fork handler, where
+    # Python ignores exceptions), and the run would then grade everyone as if never interrupted.
+    sigint = []
+    old_handler = None
+    if threading.current_thread() is threading.main_thread():
+        old_handler = signal.signal(signal.SIGINT, lambda signum, frame: sigint.append(signum))
     try:
         while queue or running:
+            if sigint:
+                raise KeyboardInterrupt
             while queue and len(running) < max(1, jobs):
                 s = queue.pop(0)
                 started_at[s] = time.time()
@@ -462,6 +472,8 @@ def grade_class(assignment, jobs=2, resume=False, students=None, shard=None, roo
         for s, _ in running.values():  # stopped mid-regrade: the previous grade stands
             _restore_previous(coursedir, assignment, s, state_dir, lock_path)
     finally:
+        if old_handler is not None:
+            signal.signal(signal.SIGINT, old_handler)
         if bar is not None:
             bar.close()
     summary = _summary(assignment, todo, results, time.time() - t_start, interrupted, jobs)
