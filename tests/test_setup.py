@@ -126,3 +126,47 @@ def test_xdist_groups_keep_their_tests_on_one_worker(tmp_path):
     assert len(rows) == 6
     assert len({pid for _, pid, _ in rows}) == 1, rows       # one worker ran the group
     assert {setups for _, _, setups in rows} == {"1"}, rows  # and set the fixture up once
+
+
+def _pins():
+    pins = {}
+    for line in (REPO / "requirements.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version, f"requirements.txt: {line!r} is not pinned as name==version"
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    return pins
+
+
+def test_the_venv_is_exactly_requirements_txt():
+    """The Makefile installs requirements.txt with --no-deps: every installed distribution is
+    pinned there at its installed version (grnn_ref itself and pip aside), every pin is
+    installed, and the packages it leaves out on purpose are absent."""
+    from importlib.metadata import distributions
+
+    from packaging.specifiers import SpecifierSet
+
+    pins, left_out = _pins(), _makefile_variable("LEFT_OUT")
+    installed = {re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower(): d.version
+                 for d in distributions()}
+    installed.pop("grnn-ref", None)
+    installed.pop("pip", None)
+    unpinned = sorted(set(installed) - set(pins))
+    missing = sorted(set(pins) - set(installed))
+    wrong = sorted(f"{n} {installed[n]} (pinned {pins[n]})" for n in set(pins) & set(installed)
+                   if not SpecifierSet(f"=={pins[n]}").contains(installed[n]))
+    assert not unpinned and not missing and not wrong, (
+        f"installed but not pinned: {unpinned}; pinned but not installed: {missing}; "
+        f"other versions: {wrong}. Run `make venv`.")
+    assert not set(left_out) & set(pins), "a LEFT_OUT package is pinned in requirements.txt"
+    assert all(n not in installed for n in left_out), left_out
+
+
+def test_reading_a_notebook_compiles_no_grammar():
+    """Why rfc3987-syntax is left out: with it, `import nbformat` (via jsonschema) compiled 38
+    lark grammars, 0.9 s of CPU in every process that reads a notebook."""
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys, nbformat; "
+         "print(sorted({'lark', 'rfc3987_syntax'} & set(sys.modules)))"],
+        capture_output=True, text=True, timeout=60, check=True)
+    assert proc.stdout.strip() == "[]", proc.stdout
