@@ -147,8 +147,12 @@ def test_the_venv_is_exactly_requirements_txt():
     from packaging.specifiers import SpecifierSet
 
     pins, left_out = _pins(), _makefile_variable("LEFT_OUT")
+    import sysconfig
+
+    # the venv's site-packages only: setuptools puts its vendored copies on sys.path when imported
+    site = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
     installed = {re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower(): d.version
-                 for d in distributions()}
+                 for d in distributions(path=site)}
     installed.pop("grnn-ref", None)
     installed.pop("pip", None)
     unpinned = sorted(set(installed) - set(pins))
