@@ -1,7 +1,6 @@
 """The parallel grading command: same grades as plain nbgrader, idempotent, resumable, interruptible.
 
-One small class (correct, buggy and slow to grade, blank, a kernel killer) in throwaway copies of
-the course.
+One small class (correct, buggy, blank, a kernel killer) in throwaway copies of the course.
 """
 import os
 import signal
@@ -26,20 +25,23 @@ def _run(cmd, course, **kw):
                           **kw)
 
 
-# bo's notebook takes this long to run: long enough to interrupt a run while bo is being graded
-SLOW_SECONDS = 5
-# the interrupt test's bo: a window wide enough that a loaded machine still interrupts bo's notebook
-INTERRUPT_SLOW_SECONDS = 15
+# The interrupt test's bo waits in his first solution cell until a file named GO appears in his
+# folder (at most HOLD_SECONDS): a run can be interrupted while bo is being graded however loaded
+# the machine is, and the resumed run, given the file, does not wait at all.
+HOLD_SECONDS = 15  # under the cell time limit (ENV): at worst, bo is graded late
+HOLD = ("import os, time\n_t0 = time.time()\n"
+        f"while not os.path.exists('GO') and time.time() - _t0 < {HOLD_SECONDS}:\n"
+        "    time.sleep(0.05)\n")
 
 
-def _course_with_class(root, slow_seconds=SLOW_SECONDS):
+def _course_with_class(root, hold_bo=False):
     """A course copy in root with the class submitted: ada, bo, cy, di (graded in that order)."""
     classroom.copy_course(root, ["ex01_rnn"])
     release = classroom.read_release(root, "ex01_rnn")
     sols = classroom.solution_cells(root, "ex01_rnn")
     buggy = {k: classroom.buggy_code(v) for k, v in sols.items()}
-    buggy["rnn_step_forward"] = (f"import time\ntime.sleep({slow_seconds})\n"
-                                 + buggy["rnn_step_forward"])
+    if hold_bo:
+        buggy["rnn_step_forward"] = HOLD + buggy["rnn_step_forward"]
     classroom.submit(root, "ex01_rnn", "ada", classroom.filled(release, sols))
     classroom.submit(root, "ex01_rnn", "bo", classroom.filled(release, buggy))
     classroom.submit(root, "ex01_rnn", "cy", classroom.filled(release, {}))
@@ -86,7 +88,7 @@ def test_plain_nbgrader_autograde_writes_the_same_grades(course):
 
 
 def test_an_interrupted_run_loses_nothing_and_resume_grades_the_rest(course, tmp_path):
-    root = _course_with_class(str(tmp_path / "course"), INTERRUPT_SLOW_SECONDS)
+    root = _course_with_class(str(tmp_path / "course"), hold_bo=True)
     state_dir = os.path.join(root, ".grnn_autograde", "ex01_rnn")
     # the grader must start with SIGINT's default action: a child inherits an ignored SIGINT (as
     # some pytest-xdist workers leave it), and Python then never raises KeyboardInterrupt
@@ -94,8 +96,7 @@ def test_an_interrupted_run_loses_nothing_and_resume_grades_the_rest(course, tmp
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # one job grades in name order and starts bo only once ada's result is recorded: interrupt
-    # as soon as bo's log appears, while bo's notebook is still running (it sleeps
-    # INTERRUPT_SLOW_SECONDS)
+    # as soon as bo's log appears, while bo's notebook is still running (it waits for GO)
     deadline = time.time() + 300
     while (time.time() < deadline and proc.poll() is None
            and not os.path.exists(os.path.join(state_dir, "bo.log"))):
@@ -116,6 +117,8 @@ def test_an_interrupted_run_loses_nothing_and_resume_grades_the_rest(course, tmp
     with open(os.path.join(state_dir, "ada.json")) as f:
         ada_state = f.read()
 
+    # bo's notebook may go on now: nbgrader copies the file with his submission
+    open(os.path.join(root, "submitted", "bo", "ex01_rnn", "GO"), "w").close()
     resumed = _run(OURS + ["--jobs", "2", "--resume"], root)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr[-3000:]
     # ada is kept as she was; the other three are graded now
