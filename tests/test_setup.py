@@ -4,7 +4,9 @@ import os
 import re
 import subprocess
 import sys
+import sysconfig
 import time
+from importlib.metadata import distributions
 from pathlib import Path
 
 import pytest
@@ -142,13 +144,9 @@ def test_the_venv_is_exactly_requirements_txt():
     """The Makefile installs requirements.txt with --no-deps: every installed distribution is
     pinned there at its installed version (grnn_ref itself and pip aside), every pin is
     installed, and the packages it leaves out on purpose are absent."""
-    from importlib.metadata import distributions
-
     from packaging.specifiers import SpecifierSet
 
     pins, left_out = _pins(), _makefile_variable("LEFT_OUT")
-    import sysconfig
-
     # the venv's site-packages only: setuptools puts its vendored copies on sys.path when imported
     site = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
     installed = {re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower(): d.version
